@@ -1,0 +1,97 @@
+"""ffbook: the tested helper package behind the Forward-Forward book.
+
+The top level stays light (standard library only) so that a notebook's setup cell
+can import it before any framework is installed. Heavy modules are imported by
+the chapters that need them: ``ffbook.data``, ``ffbook.calculus``, ``ffbook.ff``...
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "is_quick", "pick", "default_device", "seed_everything", "setup_notebook"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def is_quick() -> bool:
+    """Return True when ``FFBOOK_QUICK`` asks for quick mode (small data, few epochs).
+
+    CI executes every chapter with ``FFBOOK_QUICK=1``; readers get the full
+    configuration by default.
+    """
+    value = os.environ.get("FFBOOK_QUICK", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"FFBOOK_QUICK must be one of 1/0/true/false/yes/no/on/off, got {value!r}")
+
+
+def pick(full, quick):
+    """Return ``quick`` in quick mode and ``full`` otherwise: ``epochs = pick(60, 2)``."""
+    return quick if is_quick() else full
+
+
+def default_device() -> str:
+    """Return ``"cuda"`` when PyTorch sees a GPU, else ``"cpu"`` (also when torch is missing)."""
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy, and (when installed) PyTorch and Keras with one integer."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:
+        pass
+    if "keras" in __import__("sys").modules:
+        import keras
+
+        keras.utils.set_random_seed(seed)
+
+
+def _device_description() -> str:
+    device = default_device()
+    if device == "cuda":
+        import torch
+
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    return f"cpu ({os.cpu_count()} cores, {platform.machine()})"
+
+
+def setup_notebook() -> dict:
+    """Print and return how this chapter runs: mode, device, versions.
+
+    Every chapter calls it in its setup cell, so each executed notebook records
+    whether it ran in quick or full mode and on what hardware.
+    """
+    info = {
+        "mode": "quick" if is_quick() else "full",
+        "device": _device_description(),
+        "python": platform.python_version(),
+        "ffbook": __version__,
+    }
+    print(f"ffbook {__version__} | mode: {info['mode']} | device: {info['device']}")
+    return info

