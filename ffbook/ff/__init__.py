@@ -1,0 +1,40 @@
+"""Forward-Forward in PyTorch: label overlay, negative data, FF layers and nets, training, presets.
+
+``ffbook.ff.keras`` holds the Keras 3 version of the same layer (it does not import torch).
+"""
+
+from .core import (
+    as_features,
+    as_labels,
+    ff_loss,
+    goodness,
+    hard_negative_labels,
+    normalize,
+    overlay_labels,
+    random_wrong_labels,
+)
+from .model import FFLayer, FFNet
+from .presets import PRESETS, get_preset
+from .training import FFConfig, History, build_net, evaluate, fit, mnist_tensors, train
+
+__all__ = [
+    "as_features",
+    "as_labels",
+    "ff_loss",
+    "goodness",
+    "hard_negative_labels",
+    "normalize",
+    "overlay_labels",
+    "random_wrong_labels",
+    "FFLayer",
+    "FFNet",
+    "PRESETS",
+    "get_preset",
+    "FFConfig",
+    "History",
+    "build_net",
+    "evaluate",
+    "fit",
+    "mnist_tensors",
+    "train",
+]

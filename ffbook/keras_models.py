@@ -1,0 +1,222 @@
+"""Keras 3 networks of the lecture's section 12.3: MNIST multilayer perceptrons and the 4-pixel camera.
+
+Backend-agnostic (TensorFlow, PyTorch or JAX through ``KERAS_BACKEND``): only ``keras``
+and ``keras.ops`` are used, never ``tf.keras``.
+
+Every model here is a stack of dense layers. With the lecture's row-vector convention a
+layer computes $a^{(l)} = g^{(l)}(a^{(l-1)}\\Theta^{(l)} + \\beta^{(l)})$, which is exactly
+``keras.layers.Dense``: its ``kernel`` is $\\Theta^{(l)}$ (shape fan-in x fan-out) and its
+``bias`` is $\\beta^{(l)}$.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+from tqdm.auto import tqdm
+
+__all__ = [
+    "MNISTExperiment",
+    "LECTURE_MNIST_EXPERIMENTS",
+    "dense_classifier",
+    "compile_like_lecture",
+    "EpochTimer",
+    "CleanTrainingMetrics",
+    "TqdmProgress",
+    "CAMERA_LAYER_SIZES",
+    "CAMERA_ACTIVATIONS",
+    "HAND_SET_CAMERA_WEIGHTS",
+    "camera_network",
+    "hand_set_camera_network",
+]
+
+_ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "softmax")
+
+
+def dense_classifier(
+    hidden_units: Sequence[int],
+    activation: str = "relu",
+    dropout: float | None = None,
+    input_dim: int = 784,
+    num_classes: int = 10,
+    name: str | None = None,
+) -> keras.Sequential:
+    """A fully connected classifier: input, hidden dense layers (each optionally followed by Dropout), softmax.
+
+    The number of trainable parameters is $\\sum_l (n_{l-1} + 1)\\,n_l$ over the dense layers,
+    with $n_0$ = ``input_dim`` and the last $n_l$ = ``num_classes``; Dropout adds none.
+
+    Args:
+        hidden_units: sizes of the hidden layers, e.g. ``(512, 512)``; positive ints.
+        activation: activation of every hidden layer: one of relu, tanh, sigmoid, linear, softmax.
+        dropout: rate of the Dropout layer after each hidden layer, in [0, 1); ``None`` for none.
+        input_dim: length of the input vectors (784 for flattened MNIST).
+        num_classes: number of softmax outputs.
+        name: the model's name.
+    """
+    units = list(hidden_units) if not isinstance(hidden_units, (str, bytes)) else None
+    if units is None or not all(isinstance(u, (int, np.integer)) and not isinstance(u, bool) for u in units):
+        raise TypeError(f"hidden_units must be a sequence of ints, got {hidden_units!r}")
+    if any(u < 1 for u in units):
+        raise ValueError(f"hidden_units must all be positive, got {units}")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+    if dropout is not None:
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+            raise TypeError(f"dropout must be a float in [0, 1) or None, got {type(dropout).__name__}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    for label, value in (("input_dim", input_dim), ("num_classes", num_classes)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{label} must be a positive int, got {value!r}")
+
+    layers: list = [keras.Input(shape=(int(input_dim),))]
+    for size in units:
+        layers.append(keras.layers.Dense(int(size), activation=activation))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout))
+    layers.append(keras.layers.Dense(int(num_classes), activation="softmax"))
+    return keras.Sequential(layers, name=name)
+
+
+def compile_like_lecture(model: keras.Model, optimizer: str | keras.optimizers.Optimizer = "rmsprop") -> keras.Model:
+    """Compile as the lecture does: RMSprop (Keras defaults, learning rate 0.001), categorical
+    cross-entropy $J = -\\frac{1}{m}\\sum_i \\sum_k y_{ik}\\log h_k(x_i)$ on one-hot labels, accuracy."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@dataclasses.dataclass(frozen=True)
+class MNISTExperiment:
+    """One of the lecture's MNIST runs: the network, the schedule, and what the lecture measured."""
+
+    name: str
+    hidden_units: tuple[int, ...]
+    activation: str
+    dropout: float | None
+    epochs: int
+    lecture_parameters: int
+    lecture_test_accuracy: float
+    batch_size: int = 128
+
+    def build(self) -> keras.Sequential:
+        """The uncompiled network of this experiment (784 inputs, 10 softmax outputs)."""
+        return dense_classifier(self.hidden_units, self.activation, self.dropout, name=self.name)
+
+
+LECTURE_MNIST_EXPERIMENTS = (
+    MNISTExperiment("relu_dropout", (512, 512), "relu", 0.2, 5, 669_706, 0.9785),
+    MNISTExperiment("relu_no_dropout", (512, 512), "relu", None, 5, 669_706, 0.9825),
+    MNISTExperiment("deep_tanh", (2500, 2000, 1500, 1000, 500), "tanh", None, 10, 11_972_510, 0.9736),
+)
+"""The three experiments of section 12.3, in the lecture's order (RMSprop, batch 128)."""
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Record the wall-clock seconds of each epoch in ``logs["epoch_seconds"]`` (so in the History)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self._start
+
+
+class CleanTrainingMetrics(keras.callbacks.Callback):
+    """After each epoch, evaluate on fixed training examples in inference mode (Dropout off).
+
+    Keras' own ``accuracy`` is averaged over the epoch while the weights change and, for a
+    network with Dropout, with units dropped; it is not comparable with ``val_accuracy``.
+    This callback adds ``clean_loss`` and ``clean_accuracy``: the same weights and the same
+    inference mode as the validation numbers, so ``clean_accuracy - val_accuracy`` is the
+    generalisation gap.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int = 1024):
+        super().__init__()
+        if len(x) != len(y):
+            raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+        if len(x) == 0:
+            raise ValueError("x must hold at least one example")
+        self.x, self.y, self.batch_size = x, y, batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss, accuracy = self.model.evaluate(self.x, self.y, batch_size=self.batch_size, verbose=0)[:2]
+        if logs is not None:
+            logs["clean_loss"] = float(loss)
+            logs["clean_accuracy"] = float(accuracy)
+
+
+class TqdmProgress(keras.callbacks.Callback):
+    """One tqdm bar over all training batches (use with ``fit(..., verbose=0)``).
+
+    Keras' own progress bar writes carriage returns that clutter a saved notebook; this bar
+    updates in place and shows the latest epoch's metrics.
+    """
+
+    def __init__(self, description: str = "training"):
+        super().__init__()
+        self.description = description
+        self.bar = None
+
+    def on_train_begin(self, logs=None):
+        steps = self.params.get("steps") or 0
+        self.bar = tqdm(total=self.params["epochs"] * steps or None, desc=self.description, unit="batch")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        shown = {key: f"{value:.4f}" for key, value in (logs or {}).items() if key in ("accuracy", "val_accuracy")}
+        self.bar.set_postfix(epoch=epoch + 1, **shown)
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
+
+
+# --- The 4-pixel camera -------------------------------------------------------------------------------------------
+
+CAMERA_LAYER_SIZES = (4, 4, 8, 4)
+CAMERA_ACTIVATIONS = ("tanh", "tanh", "relu", "softmax")
+
+# The lecture's hand-set weights, as (kernel, bias) per layer. Inputs are the flattened
+# image [top-left, top-right, bottom-left, bottom-right].
+_LAYER_1 = np.array(  # columns: left column sum, right column sum, left column top-bottom, right column top-bottom
+    [[1, 0, 1, 0], [0, 1, 0, 1], [1, 0, -1, 0], [0, 1, 0, -1]], dtype=np.float32
+)
+_LAYER_2 = np.array(  # columns: solid (all), vertical (right-left), diagonal, horizontal (bottom-top)
+    [[1, -1, 0, 0], [1, 1, 0, 0], [0, 0, 1, -1], [0, 0, -1, -1]], dtype=np.float32
+)
+_LAYER_3 = np.kron(np.eye(4, dtype=np.float32), np.array([[1, -1]], dtype=np.float32))  # each detector: +part, -part
+_LAYER_4 = np.kron(np.eye(4, dtype=np.float32), np.array([[1], [1]], dtype=np.float32))  # both parts vote for a class
+
+HAND_SET_CAMERA_WEIGHTS = tuple(
+    (kernel, np.zeros(kernel.shape[1], dtype=np.float32)) for kernel in (_LAYER_1, _LAYER_2, _LAYER_3, _LAYER_4)
+)
+"""The lecture's hand-set (kernel, bias) pairs of the 4-4-4-8-4 camera network; every bias is 0."""
+
+
+def camera_network(name: str | None = None) -> keras.Sequential:
+    """The 4-pixel camera's network: 4 inputs, Dense 4 tanh, Dense 4 tanh, Dense 8 relu, Dense 4 softmax.
+
+    It has $(4+1)4 + (4+1)4 + (4+1)8 + (8+1)4 = 116$ parameters.
+    """
+    layers: list = [keras.Input(shape=(CAMERA_LAYER_SIZES[0],))]
+    for units, activation in zip(CAMERA_LAYER_SIZES, CAMERA_ACTIVATIONS, strict=True):
+        layers.append(keras.layers.Dense(units, activation=activation))
+    return keras.Sequential(layers, name=name)
+
+
+def hand_set_camera_network(name: str | None = "hand_set_camera") -> keras.Sequential:
+    """The camera network with the lecture's hand-set weights (no training needed)."""
+    model = camera_network(name=name)
+    for layer, (kernel, bias) in zip(model.layers, HAND_SET_CAMERA_WEIGHTS, strict=True):
+        layer.set_weights([kernel, bias])
+    return model

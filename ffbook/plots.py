@@ -1,0 +1,312 @@
+"""Figures shared by several chapters (model code never imports this module)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = [
+    "plot_secant",
+    "plot_training_curves",
+    "plot_image_grid",
+    "plot_confusion_matrix",
+    "plot_computational_graph",
+    "plot_ff_layer_losses",
+    "plot_ff_test_error",
+    "plot_goodness_distributions",
+]
+
+
+def plot_secant(f: Callable, df: Callable, x: float, h: float, ax=None, span: float = 2.0, label: str = "f"):
+    """Draw f near x, the secant through (x, f(x)) and (x + h, f(x + h)), and the tangent at x.
+
+    Returns the axes and the secant's slope, (f(x + h) - f(x)) / h.
+    """
+    if not (callable(f) and callable(df)):
+        raise TypeError("f and df must be callable")
+    if not (np.isfinite(x) and np.isfinite(h)) or h == 0:
+        raise ValueError(f"x must be finite and h finite and non-zero, got x={x}, h={h}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    grid = np.linspace(x - span, x + span, 400)
+    slope = (f(x + h) - f(x)) / h
+    ax.plot(grid, f(grid), color="black", label=label)
+    ax.plot(grid, f(x) + df(x) * (grid - x), "--", color="tab:green", label=f"tangent, slope {df(x):.4f}")
+    ax.plot(grid, f(x) + slope * (grid - x), color="tab:orange", label=f"secant, slope {slope:.4f}")
+    ax.plot([x, x + h], [f(x), f(x + h)], "o", color="tab:orange")
+    ax.set_xlabel("x")
+    ax.set_ylabel(f"{label}(x)")
+    ax.set_title(f"Secant with h = {h:g} against the tangent at x = {x:g}")
+    ax.legend(loc="best")
+    return ax, float(slope)
+
+
+def plot_training_curves(histories, metric: str = "accuracy", ax=None, title: str | None = None):
+    """Draw ``metric`` (solid) and ``val_<metric>`` (dashed) per epoch for several runs, one colour per run.
+
+    Args:
+        histories: a mapping from a run's label to its history, i.e. ``keras.callbacks.History.history``
+            or any mapping from metric names to per-epoch lists.
+        metric: the key to draw, e.g. ``"accuracy"`` or ``"loss"``; ``val_<metric>`` is drawn when present.
+        ax: the axes to draw on (a new figure when None).
+        title: the axes title (a default names the metric).
+
+    Returns the axes.
+    """
+    if not hasattr(histories, "items") or len(histories) == 0:
+        raise TypeError("histories must be a non-empty mapping from run labels to history dicts")
+    for label, history in histories.items():
+        if not hasattr(history, "get") or metric not in history:
+            raise ValueError(f"history {label!r} has no {metric!r} entry")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for index, (label, history) in enumerate(histories.items()):
+        color = f"C{index}"
+        epochs = np.arange(1, len(history[metric]) + 1)
+        ax.plot(epochs, history[metric], "-o", color=color, markersize=3, label=f"{label}: training")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], "--s", color=color, markersize=3, label=f"{label}: validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(title or f"Training and validation {metric} per epoch")
+    ax.legend(loc="best", fontsize="small")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_image_grid(
+    images,
+    titles=None,
+    ncols: int = 8,
+    suptitle: str | None = None,
+    cmap: str = "gray",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    size: float = 1.3,
+):
+    """Show small images in a grid, each with an optional title (e.g. "pred 3 / true 5").
+
+    Args:
+        images: an array of shape (n, height, width).
+        titles: n strings, or None.
+        ncols: images per row.
+        suptitle: the figure's title.
+        cmap, vmin, vmax: passed to ``imshow`` (fix vmin/vmax to compare images on one scale).
+        size: inches per image.
+
+    Returns the figure.
+    """
+    images = np.asarray(images)
+    if images.ndim != 3 or len(images) == 0:
+        raise ValueError(f"images must have shape (n, height, width) with n >= 1, got {images.shape}")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"titles must hold one string per image: {len(titles)} titles for {len(images)} images")
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    ncols = min(ncols, len(images))
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.5), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if index >= len(images):
+            ax.axis("off")
+            continue
+        ax.imshow(images[index], cmap=cmap, vmin=vmin, vmax=vmax)
+        if titles is not None:
+            ax.set_title(titles[index], fontsize="small")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(matrix, class_names=None, ax=None, title: str = "Confusion matrix"):
+    """Draw a confusion matrix (rows: true class, columns: predicted class) with its counts written in.
+
+    The diagonal is left out of the colour scale so that the errors, much rarer, stay visible.
+    Returns the axes.
+    """
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"matrix must be square, got shape {matrix.shape}")
+    size = matrix.shape[0]
+    names = [str(k) for k in range(size)] if class_names is None else [str(n) for n in class_names]
+    if len(names) != size:
+        raise ValueError(f"class_names must hold {size} names, got {len(names)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.55 * size + 2, 0.55 * size + 1.5))
+    off_diagonal = np.where(np.eye(size, dtype=bool), 0, matrix)
+    image = ax.imshow(off_diagonal, cmap="Reds")
+    for row in range(size):
+        for col in range(size):
+            color = "black" if row != col else "tab:blue"
+            weight = "bold" if row == col else "normal"
+            ax.text(col, row, str(matrix[row, col]), ha="center", va="center", fontsize=7, color=color, weight=weight)
+    ax.set_xticks(range(size), names)
+    ax.set_yticks(range(size), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="count (off-diagonal)")
+    return ax
+
+
+def plot_computational_graph(
+    nodes,
+    edges,
+    ax=None,
+    title: str = "Computational graph",
+    number_format: str = "{:.4g}",
+    label_position: float = 0.5,
+):
+    """Draw a computational graph with the forward value (green, above) and the gradient (red, below) on each edge.
+
+    Args:
+        nodes: a mapping from a node's name to ``(x, y)`` or ``(x, y, label)`` in data coordinates;
+            nodes that receive no edge (the inputs) are drawn grey, operations light blue.
+        edges: ``(source, target, value, gradient)`` tuples; ``value`` is what flows forward along the
+            edge and ``gradient`` is ∂(output)/∂(that value); either may be None to leave it out.
+        ax: the axes to draw on (a new figure when None).
+        title: the axes title.
+        number_format: how values and gradients are written.
+        label_position: where along each edge its numbers go, from 0 (source) to 1 (target);
+            move them towards the source when several edges converge on one node.
+
+    Returns the axes.
+    """
+    if not hasattr(nodes, "items") or len(nodes) == 0:
+        raise TypeError("nodes must be a non-empty mapping from names to (x, y) or (x, y, label)")
+    positions, labels = {}, {}
+    for name, spec in nodes.items():
+        if not isinstance(spec, (tuple, list)) or len(spec) not in (2, 3):
+            raise ValueError(f"node {name!r} must be (x, y) or (x, y, label), got {spec!r}")
+        positions[name] = (float(spec[0]), float(spec[1]))
+        labels[name] = str(spec[2]) if len(spec) == 3 else str(name)
+    for edge in edges:
+        if len(edge) != 4:
+            raise ValueError(f"each edge must be (source, target, value, gradient), got {edge!r}")
+        for end in edge[:2]:
+            if end not in positions:
+                raise ValueError(f"edge {edge[:2]!r} names an unknown node {end!r}")
+    if not 0.0 <= label_position <= 1.0:
+        raise ValueError(f"label_position must be in [0, 1], got {label_position}")
+    if ax is None:
+        xs = [p[0] for p in positions.values()]
+        ys = [p[1] for p in positions.values()]
+        width = max(xs) - min(xs) + 2
+        height = max(ys) - min(ys) + 1.5
+        _, ax = plt.subplots(figsize=(min(1.6 * width, 14), min(1.6 * height, 8)))
+    targets = {edge[1] for edge in edges}
+    for name, (x, y) in positions.items():
+        face = "#dbe9f6" if name in targets else "#eeeeee"
+        ax.add_patch(plt.Circle((x, y), 0.32, facecolor=face, edgecolor="black", zorder=2))
+        ax.text(x, y, labels[name], ha="center", va="center", fontsize=10, zorder=3)
+    for source, target, value, gradient in edges:
+        (x0, y0), (x1, y1) = positions[source], positions[target]
+        ax.annotate(
+            "",
+            xy=(x1, y1),
+            xytext=(x0, y0),
+            arrowprops={"arrowstyle": "-|>", "color": "dimgray", "shrinkA": 17, "shrinkB": 17},
+            zorder=1,
+        )
+        mid_x, mid_y = x0 + label_position * (x1 - x0), y0 + label_position * (y1 - y0)
+        if value is not None:
+            ax.text(mid_x, mid_y + 0.1, number_format.format(value), color="tab:green", ha="center", va="bottom")
+        if gradient is not None:
+            ax.text(mid_x, mid_y - 0.1, number_format.format(gradient), color="tab:red", ha="center", va="top")
+    xs = [p[0] for p in positions.values()]
+    ys = [p[1] for p in positions.values()]
+    ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
+    ax.set_ylim(min(ys) - 0.7, max(ys) + 0.9)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("green, above each edge: forward value; red, below: gradient of the output with respect to it")
+    ax.set_title(title)
+    return ax
+
+
+def _history_series(history, key: str) -> np.ndarray:
+    if not hasattr(history, "get") or key not in history:
+        raise ValueError(f"history must be a mapping with a {key!r} entry (e.g. ffbook.ff.History.to_dict())")
+    return np.asarray(history[key], dtype=float)
+
+
+def plot_ff_layer_losses(history, ax=None, title: str = "Forward-Forward loss per layer"):
+    """Draw each layer's mean FF loss per epoch from a Forward-Forward history mapping.
+
+    ``history["layer_loss"]`` holds one list per epoch with one loss per layer. The dotted line
+    is $\\log 2$, the loss of a layer that cannot tell positive from negative data at all.
+    Returns the axes.
+    """
+    losses = _history_series(history, "layer_loss")
+    if losses.ndim != 2 or losses.size == 0:
+        raise ValueError("history['layer_loss'] must be a non-empty (epochs, layers) table")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    epochs = np.arange(1, len(losses) + 1)
+    for layer in range(losses.shape[1]):
+        ax.plot(epochs, losses[:, layer], marker="o" if len(epochs) < 30 else None, label=f"layer {layer + 1}")
+    ax.axhline(np.log(2.0), color="gray", linestyle=":", label="log 2 (chance)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean FF loss")
+    ax.set_title(title)
+    ax.legend(loc="best")
+    return ax
+
+
+def plot_ff_test_error(history, ax=None, title: str = "Test error per epoch", references: dict | None = None):
+    """Draw the test error (in %) at the epochs it was measured, with optional reference lines.
+
+    ``references`` maps a label to an error in % (e.g. ``{"paper": 1.36}``), drawn dashed.
+    The read-out's error is drawn too when the history has one. Returns the axes.
+    """
+    epochs = _history_series(history, "test_epochs")
+    errors = 100 * _history_series(history, "test_error")
+    if errors.size == 0 or errors.shape != epochs.shape:
+        raise ValueError("history has no test errors (pass test data to fit)")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(epochs, errors, marker="o", label="FF, goodness of each label")
+    readout = 100 * np.asarray(history.get("readout_error", []), dtype=float)
+    if readout.size == errors.size:
+        ax.plot(epochs, readout, marker="s", label="FF, linear read-out")
+    for index, (label, value) in enumerate((references or {}).items()):
+        ax.axhline(value, linestyle="--", color=f"C{index + 2}", label=f"{label}: {value:.2f}%")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test error (%, log scale)")
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def plot_goodness_distributions(pos, neg, threshold: float | None = None, title: str = "Goodness per layer", bins=50):
+    """Histograms of the goodness of positive vs negative data, one panel per layer.
+
+    ``pos`` and ``neg`` are arrays (samples, layers), e.g. ``FFNet.layer_goodness`` with the true
+    labels and with wrong labels. The dashed line marks the threshold. Returns the figure.
+    """
+    pos, neg = np.asarray(pos, dtype=float), np.asarray(neg, dtype=float)
+    if pos.ndim != 2 or neg.ndim != 2 or pos.shape[1] != neg.shape[1] or len(pos) == 0 or len(neg) == 0:
+        raise ValueError(f"pos and neg must be non-empty (samples, layers) arrays, got {pos.shape} and {neg.shape}")
+    layers = pos.shape[1]
+    fig, axes = plt.subplots(1, layers, figsize=(3.2 * layers, 2.8), squeeze=False)
+    for layer, ax in enumerate(axes[0]):
+        upper = np.percentile(np.concatenate([pos[:, layer], neg[:, layer]]), 99.5)
+        edges = np.linspace(0, max(upper, 1e-6) * 1.05, bins + 1)
+        ax.hist(np.clip(pos[:, layer], 0, edges[-1]), edges, alpha=0.6, color="tab:green", label="positive")
+        ax.hist(np.clip(neg[:, layer], 0, edges[-1]), edges, alpha=0.6, color="tab:red", label="negative")
+        if threshold is not None:
+            ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:g}")
+        ax.set_title(f"layer {layer + 1}")
+        ax.set_xlabel("goodness")
+        ax.set_ylabel("count" if layer == 0 else "")
+    axes[0][0].legend(fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,311 @@
+"""Tests of ffbook.ff.keras (FFDense, FFNetwork) on the active Keras backend.
+
+Run once per backend: ``KERAS_BACKEND=tensorflow pytest tests/keras`` and ``KERAS_BACKEND=torch ...``.
+References are NumPy re-computations written here, the PyTorch ``ffbook.ff.FFLayer`` (one Adam step
+from identical weights) and the chapter's own step-by-step code.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from ffbook.ff.keras import (
+    DEFAULT_THRESHOLD,
+    FFDense,
+    FFNetwork,
+    ff_loss,
+    l2_normalize,
+    mean_goodness,
+)
+
+CHAPTER = pathlib.Path(__file__).resolve().parents[2] / "book" / "08_ff_keras.ipynb"
+
+
+def numpy_softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+def numpy_layer(x, kernel, bias):
+    x_hat = x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-4)
+    return np.maximum(x_hat @ kernel + bias, 0.0)
+
+
+def set_layer_weights(layer: FFDense, kernel: np.ndarray, bias: np.ndarray) -> None:
+    layer.build((None, kernel.shape[0]))
+    layer.dense.kernel.assign(kernel)
+    layer.dense.bias.assign(bias)
+
+
+def random_weights(rng, fan_in, fan_out):
+    return (
+        rng.normal(0, 0.1, (fan_in, fan_out)).astype("float32"),
+        rng.normal(0, 0.05, fan_out).astype("float32"),
+    )
+
+
+# ---------------------------------------------------------------- the maths, against NumPy
+
+
+def test_l2_normalize_gives_unit_rows_and_matches_numpy():
+    x = np.array([[3.0, 4.0], [0.0, 2.0]], dtype="float32")
+    got = ops.convert_to_numpy(l2_normalize(x))
+    np.testing.assert_allclose(got, [[3 / 5.0001, 4 / 5.0001], [0.0, 2 / 2.0001]], rtol=1e-6)
+
+
+def test_mean_goodness_is_mean_of_squares():
+    h = np.array([[1.0, 2.0, 2.0], [0.0, 0.0, 3.0]], dtype="float32")
+    np.testing.assert_allclose(ops.convert_to_numpy(mean_goodness(h)), [3.0, 3.0], rtol=1e-6)
+
+
+def test_ff_loss_matches_the_examples_formula_and_survives_large_goodness():
+    g_pos = np.array([0.5, 2.0, 1.5], dtype="float32")
+    g_neg = np.array([0.1, 3.0], dtype="float32")
+    expected = np.mean(np.log(1 + np.exp(np.concatenate([-g_pos + 1.5, g_neg - 1.5]))))
+    assert float(ops.convert_to_numpy(ff_loss(g_pos, g_neg, 1.5))) == pytest.approx(expected, rel=1e-6)
+    # log(1 + exp(200)) overflows float32; softplus gives (200 - 1.5) / 2 for one huge negative.
+    huge = float(ops.convert_to_numpy(ff_loss(np.array([1e3], "float32"), np.array([200.0], "float32"), 1.5)))
+    assert huge == pytest.approx((0.0 + 198.5) / 2, rel=1e-5)
+
+
+def test_dense_call_is_normalise_dense_relu():
+    rng = np.random.default_rng(0)
+    kernel, bias = random_weights(rng, 12, 5)
+    layer = FFDense(5)
+    set_layer_weights(layer, kernel, bias)
+    x = rng.normal(size=(7, 12)).astype("float32")
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), numpy_layer(x, kernel, bias), atol=1e-6)
+
+
+# ---------------------------------------------------------------- labels: overlay and negatives
+
+
+def test_overlay_writes_one_hot_times_row_max_and_keeps_the_rest():
+    net = FFNetwork([16, 4])
+    x = np.arange(2 * 4 * 4, dtype="float32").reshape(2, 4, 4) / 10  # images, flattened inside
+    out = ops.convert_to_numpy(net.overlay_y_on_x(x, np.array([3, 0])))
+    flat = x.reshape(2, 16)
+    expected = flat.copy()
+    expected[:, :10] = 0.0
+    expected[0, 3] = flat[0].max()
+    expected[1, 0] = flat[1].max()
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+def test_wrong_labels_are_never_true_cover_all_other_classes_and_repeat_with_the_seed():
+    y = np.repeat(np.arange(10, dtype="int32"), 900)
+    draws = ops.convert_to_numpy(FFNetwork([784, 8], seed=3).wrong_labels(y))
+    assert not np.any(draws == y)
+    for label in range(10):
+        counts = np.bincount(draws[y == label], minlength=10)
+        others = np.delete(counts, label)
+        # 900 draws over 9 classes: 100 expected each; 5 sigma is about +-50.
+        assert others.min() > 50 and others.max() < 150, counts
+    again = ops.convert_to_numpy(FFNetwork([784, 8], seed=3).wrong_labels(y))
+    np.testing.assert_array_equal(draws, again)
+
+
+# ---------------------------------------------------------------- one local step, against PyTorch
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_one_adam_step_equals_pytorch_fflayer(use_bias):
+    torch = pytest.importorskip("torch")
+    from ffbook.ff import FFLayer
+
+    rng = np.random.default_rng(1)
+    kernel, bias = random_weights(rng, 30, 20)
+    x_pos = rng.random((40, 30)).astype("float32")
+    x_neg = rng.random((25, 30)).astype("float32")
+    lr, beta_2, keras_eps = 0.03, 0.999, 1e-7
+
+    layer = FFDense(20, init_optimizer=lambda: keras.optimizers.Adam(lr, epsilon=keras_eps), num_epochs=1, use_bias=use_bias)
+    layer.build((None, 30))
+    layer.dense.kernel.assign(kernel)
+    if use_bias:
+        layer.dense.bias.assign(bias)
+    _, _, keras_loss = layer.forward_forward(x_pos, x_neg)
+
+    reference = FFLayer(30, 20, threshold=DEFAULT_THRESHOLD, bias=use_bias)
+    with torch.no_grad():
+        reference.linear.weight.copy_(torch.from_numpy(kernel.T))
+        if use_bias:
+            reference.linear.bias.copy_(torch.from_numpy(bias))
+    # Keras adds epsilon to sqrt(v) before bias correction, PyTorch after: at step 1 they agree
+    # when PyTorch's epsilon is Keras' divided by sqrt(1 - beta_2).
+    optimizer = torch.optim.Adam(reference.parameters(), lr=lr, eps=keras_eps / np.sqrt(1 - beta_2))
+    torch_loss = reference.loss(torch.from_numpy(x_pos), torch.from_numpy(x_neg))
+    optimizer.zero_grad()
+    torch_loss.backward()
+    optimizer.step()
+
+    assert float(ops.convert_to_numpy(keras_loss)) == pytest.approx(torch_loss.item(), abs=1e-5)
+    new_kernel = ops.convert_to_numpy(layer.dense.kernel)
+    assert np.abs(new_kernel - kernel).max() > 1e-3  # the step did move the weights
+    np.testing.assert_allclose(new_kernel, reference.linear.weight.detach().numpy().T, atol=1e-5)
+    if use_bias:
+        np.testing.assert_allclose(ops.convert_to_numpy(layer.dense.bias), reference.linear.bias.detach().numpy(), atol=1e-5)
+
+
+def test_forward_forward_returns_the_trained_layers_outputs_and_lowers_the_loss():
+    rng = np.random.default_rng(2)
+    x_pos = rng.random((64, 20)).astype("float32")
+    x_pos[:, :10] += 2.0  # positives and negatives differ: learnable
+    x_neg = rng.random((64, 20)).astype("float32")
+    layer = FFDense(16, num_epochs=20)
+    first_mean_loss = float(ops.convert_to_numpy(layer.forward_forward(x_pos, x_neg)[2]))
+    h_pos, h_neg, mean_loss = layer.forward_forward(x_pos, x_neg)
+    np.testing.assert_allclose(ops.convert_to_numpy(h_pos), ops.convert_to_numpy(layer(x_pos)), atol=1e-6)
+    np.testing.assert_allclose(ops.convert_to_numpy(h_neg), ops.convert_to_numpy(layer(x_neg)), atol=1e-6)
+    assert float(ops.convert_to_numpy(mean_loss)) < first_mean_loss - 0.05
+
+
+# ---------------------------------------------------------------- prediction
+
+
+def test_predict_is_argmax_of_goodness_summed_over_layers_as_numpy_computes_it():
+    rng = np.random.default_rng(3)
+    net = FFNetwork([30, 12, 8])
+    weights = [random_weights(rng, 30, 12), random_weights(rng, 12, 8)]
+    for layer, (kernel, bias) in zip(net.ff_layers, weights):
+        set_layer_weights(layer, kernel, bias)
+    x = rng.random((50, 30)).astype("float32")
+    scores = np.zeros((50, 10))
+    for label in range(10):
+        h = x.copy()
+        h[:, :10] = 0.0
+        h[:, label] = x.max(axis=1)
+        for kernel, bias in weights:
+            h = numpy_layer(h, kernel, bias)
+            scores[:, label] += (h**2).mean(axis=1)
+    np.testing.assert_allclose(ops.convert_to_numpy(net.goodness_per_label(x)), scores, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(net.predict(x), scores.argmax(axis=1))
+    np.testing.assert_array_equal(net.predict(x, batch_size=7), scores.argmax(axis=1))
+
+
+# ---------------------------------------------------------------- training
+
+
+def small_mnist(n_train, n_test):
+    from ffbook.data import load_mnist
+
+    (x_train, y_train), (x_test, y_test) = load_mnist()
+    scale = np.float32(255)
+    return (
+        (x_train[:n_train].reshape(n_train, -1) / scale, y_train[:n_train]),
+        (x_test[:n_test].reshape(n_test, -1) / scale, y_test[:n_test]),
+    )
+
+
+@pytest.mark.slow
+def test_fit_learns_mnist_well_above_chance_and_is_deterministic():
+    (x, y), (x_test, y_test) = small_mnist(1000, 500)
+
+    def train():
+        keras.utils.set_random_seed(0)
+        net = FFNetwork([784, 100, 100], num_epochs=25, seed=0)
+        net.compile()
+        history = net.fit(x, y, epochs=4, verbose=0)
+        return net, history.history["FinalLoss"]
+
+    net, losses = train()
+    assert losses[-1] < losses[0] - 0.05
+    accuracy = np.mean(net.predict(x_test) == y_test)
+    assert accuracy > 0.5, accuracy  # chance is 0.1
+    again, losses_again = train()
+    np.testing.assert_allclose(losses_again, losses, rtol=1e-6)
+    for a, b in zip(net.trainable_weights, again.trainable_weights):
+        np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_bad_dims_threshold_and_optimizer_are_refused():
+    with pytest.raises(ValueError, match="length >= 2"):
+        FFNetwork([784])
+    with pytest.raises(TypeError, match="dims"):
+        FFNetwork(784)
+    with pytest.raises(ValueError, match=r"dims\[1\]"):
+        FFNetwork([784, 0])
+    with pytest.raises(ValueError, match="label overlay"):
+        FFNetwork([5, 10])
+    with pytest.raises(ValueError, match="threshold"):
+        FFDense(4, threshold=0.0)
+    with pytest.raises(TypeError, match="init_optimizer"):
+        FFDense(4, init_optimizer=keras.optimizers.Adam(0.03))
+    with pytest.raises(TypeError, match="loss_metric"):
+        FFDense(4, loss_metric="mean")
+
+
+def test_wrong_width_and_labels_are_refused():
+    net = FFNetwork([20, 8])
+    x = np.zeros((4, 20), dtype="float32")
+    with pytest.raises(ValueError, match="20 features"):
+        net.predict(np.zeros((4, 21), dtype="float32"))
+    with pytest.raises(ValueError, match="20 features"):
+        net.fit(np.zeros((4, 19), dtype="float32"), np.zeros(4, dtype="int64"))
+    with pytest.raises(ValueError, match=r"\[0, 9\]"):
+        net.fit(x, np.array([0, 1, 10, 2]))
+    with pytest.raises(ValueError, match=r"\[0, 9\]"):
+        net.overlay_y_on_x(x, np.array([0, -1, 2, 3]))
+    with pytest.raises(TypeError, match="integer class labels"):
+        net.fit(x, np.array([0.0, 1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match="shape"):
+        net.fit(x, np.zeros(5, dtype="int64"))
+    with pytest.raises(ValueError, match="y"):
+        net.fit(x)
+    layer = FFDense(3)
+    layer.build((None, 6))
+    with pytest.raises(ValueError, match="6 features"):
+        layer.forward_forward(np.zeros((2, 7), "float32"), np.zeros((2, 7), "float32"))
+
+
+# ---------------------------------------------------------------- the chapter's own code
+
+
+def chapter_cells(*markers: str) -> str:
+    """Concatenate the chapter's code cells that start with one of the marker comments."""
+    cells = json.loads(CHAPTER.read_text())["cells"]
+    sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+    chosen = [source for source in sources if source.lstrip().split("\n")[0] in markers]
+    assert len(chosen) == len(markers), f"missing chapter cells among {markers}"
+    return "\n\n".join(chosen)
+
+
+@pytest.mark.skipif(not CHAPTER.exists(), reason="chapter notebook not written yet")
+def test_chapter_classes_agree_with_the_package_on_the_same_weights():
+    namespace: dict = {}
+    exec(chapter_cells("# chapter: FFDense", "# chapter: FFNetwork"), namespace)
+    ChapterNetwork = namespace["ChapterFFNetwork"]
+    rng = np.random.default_rng(4)
+    x = rng.random((60, 30)).astype("float32")
+    y = rng.integers(0, 10, 60)
+
+    chapter = ChapterNetwork([30, 12, 8], num_epochs=3)
+    package = FFNetwork([30, 12, 8], num_epochs=3)
+    package.build()
+    for mine, theirs in zip(chapter.ff_layers, package.ff_layers):
+        kernel, bias = random_weights(rng, *ops.convert_to_numpy(theirs.dense.kernel).shape)
+        set_layer_weights(mine, kernel, bias)
+        set_layer_weights(theirs, kernel, bias)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(chapter.overlay_y_on_x(x, y)), ops.convert_to_numpy(package.overlay_y_on_x(x, y)), rtol=1e-6
+    )
+    np.testing.assert_array_equal(chapter.predict(x), package.predict(x))
+    # The same positive and negative data through both: same losses and weights after 3 steps.
+    wrong = (y + 1) % 10
+    h_mine = (chapter.overlay_y_on_x(x, y), chapter.overlay_y_on_x(x, wrong))
+    h_theirs = h_mine
+    for mine, theirs in zip(chapter.ff_layers, package.ff_layers):
+        *h_mine, loss_mine = mine.forward_forward(*h_mine)
+        *h_theirs, loss_theirs = theirs.forward_forward(*h_theirs)
+        assert float(ops.convert_to_numpy(loss_mine)) == pytest.approx(float(ops.convert_to_numpy(loss_theirs)), abs=1e-5)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(mine.dense.kernel), ops.convert_to_numpy(theirs.dense.kernel), atol=1e-5
+        )

@@ -1,0 +1,157 @@
+"""The built site, read as a reader would: headless Chromium over every chapter page.
+
+Run after `jupyter-book build . -W` (``make site``). Checks each page for console errors,
+failed requests, typeset math, loaded images, the Colab link, and that no request leaves
+localhost. A screenshot of one chapter is kept at _build/screenshot.png.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import pathlib
+import re
+import shutil
+import threading
+import urllib.parse
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [entry["file"] for entry in part["chapters"]]
+    return pages
+
+
+def colab_link(page: str) -> str | None:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    notebook = ROOT / f"{page}.ipynb"
+    if not notebook.exists():
+        return None
+    repo = config["repository"]["url"].removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{repo}/blob/{config['repository']['branch']}/{page}.ipynb"
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep the test output readable
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (HTML / "index.html").exists():
+        pytest.fail("the site is not built: run `make site` first")
+    handler = functools.partial(QuietHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def network_events(driver) -> list[dict]:
+    return [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
+
+
+def wait_for_mathjax(driver) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script(
+            "return !window.MathJax || !MathJax.startup || !MathJax.startup.promise ? 'none' :"
+            " (window.__mjDone === true ? 'done' : (MathJax.startup.promise.then(() => window.__mjDone = true), 'wait'))"
+        )
+        in ("done", "none")
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_reads_well(page, server, browser):
+    url = f"{server}/{page}.html"
+    network_events(browser)  # drain what earlier pages left
+    browser.get_log("browser")
+    browser.get(url)
+    wait_for_mathjax(browser)
+    if page == "book/01_derivatives":
+        browser.save_screenshot(str(ROOT / "_build" / "screenshot.png"))  # kept as a CI artefact
+    browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")  # lazy images load too
+    browser.execute_script("return new Promise(r => setTimeout(r, 300))")
+
+    console = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert not console, f"console errors on {page}: {console}"
+
+    events = network_events(browser)
+    sent = {e["params"]["requestId"]: e["params"]["request"]["url"] for e in events
+            if e["method"] == "Network.requestWillBeSent"}
+    requested = list(sent.values())
+    external = [u for u in requested if urllib.parse.urlparse(u).scheme in ("http", "https")
+                and urllib.parse.urlparse(u).hostname not in ("127.0.0.1", "localhost")]
+    assert not external, f"{page} requested outside localhost: {external}"
+    # Only this page's requests (Chromium's own background navigations have no page request).
+    failed = [(sent[e["params"]["requestId"]], e["params"]["errorText"]) for e in events
+              if e["method"] == "Network.loadingFailed" and e["params"]["requestId"] in sent]
+    assert not failed, f"failed requests on {page}: {failed}"
+    bad_status = [(e["params"]["response"]["url"], e["params"]["response"]["status"]) for e in events
+                  if e["method"] == "Network.responseReceived" and e["params"]["response"]["status"] >= 400]
+    assert not bad_status, f"HTTP errors on {page}: {bad_status}"
+
+    images = browser.execute_script(
+        "return Array.from(document.images).map(i => [i.currentSrc.slice(0, 80), i.complete, i.naturalWidth])"
+    )
+    broken = [src for src, complete, width in images if not complete or width == 0]
+    assert not broken, f"images that did not load on {page}: {broken}"
+
+    body_text = browser.execute_script("return document.querySelector('main').innerText")
+    source = (ROOT / f"{page}.ipynb").read_text() if (ROOT / f"{page}.ipynb").exists() else ""
+    if "$" in source or page.endswith("intro"):
+        typeset = browser.execute_script("return document.querySelectorAll('mjx-container').length")
+        if "$" in source:
+            assert typeset > 0, f"no math typeset on {page}"
+        assert not re.search(r"\$\$", body_text), f"raw $$ left on {page}"
+
+    link = colab_link(page)
+    if link is not None:
+        hrefs = browser.execute_script("return Array.from(document.querySelectorAll('a')).map(a => a.href)")
+        assert link in hrefs, f"{page} has no Colab link to {link}"
+        assert all(not h.startswith("https://colab.research.google.com") or h == link for h in hrefs)
+        figures = browser.execute_script("return document.querySelectorAll('.cell_output img').length")
+        assert figures > 0, f"{page} shows no figure"
+

@@ -1,0 +1,116 @@
+"""ffbook.calculus against analytic derivatives worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ffbook.calculus import gradient_check, numerical_derivative, numerical_gradient, optimal_step
+
+
+@pytest.mark.parametrize(
+    ("f", "df", "x"),
+    [
+        (math.sin, math.cos, 0.7),
+        (math.exp, math.exp, -1.3),
+        (lambda x: x**3 - 2 * x, lambda x: 3 * x**2 - 2, 2.0),
+        (lambda x: 1 / (1 + math.exp(-x)), lambda x: math.exp(-x) / (1 + math.exp(-x)) ** 2, 0.25),
+    ],
+)
+def test_central_difference_matches_the_analytic_derivative(f, df, x):
+    assert numerical_derivative(f, x) == pytest.approx(df(x), rel=1e-8, abs=1e-9)
+
+
+def test_forward_difference_error_is_first_order_and_central_second_order():
+    # f = exp at 0: forward error ~ h/2, central error ~ h^2/6 (Taylor series).
+    for h in (1e-2, 1e-3):
+        forward = numerical_derivative(math.exp, 0.0, h=h, method="forward") - 1.0
+        central = numerical_derivative(math.exp, 0.0, h=h, method="central") - 1.0
+        assert forward == pytest.approx(h / 2, rel=0.02)
+        assert central == pytest.approx(h**2 / 6, rel=0.02)
+
+
+def test_rounding_error_dominates_for_tiny_steps():
+    good = abs(numerical_derivative(math.sin, 1.0, h=optimal_step("central")) - math.cos(1.0))
+    tiny = abs(numerical_derivative(math.sin, 1.0, h=1e-13) - math.cos(1.0))
+    assert good < 1e-10 < tiny
+
+
+def test_optimal_steps_follow_machine_epsilon():
+    eps = np.finfo(np.float64).eps
+    assert optimal_step("forward") == pytest.approx(eps**0.5)
+    assert optimal_step("central") == pytest.approx(eps ** (1 / 3))
+    assert optimal_step("central", np.float32) == pytest.approx(np.finfo(np.float32).eps ** (1 / 3))
+
+
+@pytest.mark.parametrize(
+    ("f", "grad", "x"),
+    [
+        (lambda v: v[0] + v[1], lambda v: np.array([1.0, 1.0]), np.array([3.0, -2.0])),
+        (lambda v: v[0] * v[1], lambda v: np.array([v[1], v[0]]), np.array([3.0, -2.0])),
+        (lambda v: max(v[0], v[1]), lambda v: np.array([1.0, 0.0]), np.array([3.0, -2.0])),
+        (lambda v: max(v[0], v[1]), lambda v: np.array([0.0, 1.0]), np.array([-1.0, 4.0])),
+    ],
+    ids=["sum", "product", "max-first", "max-second"],
+)
+def test_gradient_of_the_lecture_examples(f, grad, x):
+    np.testing.assert_allclose(numerical_gradient(f, x), grad(x), atol=1e-9)
+
+
+def test_gradient_of_any_shape_and_input_is_unchanged():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 4))
+    before = x.copy()
+    got = numerical_gradient(lambda a: float(np.sum(a**3) + np.sum(np.sin(a))), x)
+    np.testing.assert_allclose(got, 3 * x**2 + np.cos(x), rtol=1e-7, atol=1e-8)
+    np.testing.assert_array_equal(x, before)
+    assert got.shape == x.shape
+
+
+def test_gradient_accepts_lists_and_scalars():
+    assert numerical_gradient(lambda a: float(a**2), 3.0).item() == pytest.approx(6.0)
+    np.testing.assert_allclose(numerical_gradient(lambda a: float(a @ a), [1.0, 2.0]), [2.0, 4.0])
+
+
+def test_gradient_check_relative_error():
+    assert gradient_check([1.0, 2.0], [1.0, 2.0]) == 0.0
+    # |a - n| = 0.1, |a| + |n| = 1 + 1.1 = 2.1
+    assert gradient_check([1.0], [1.1]) == pytest.approx(0.1 / 2.1)
+    assert gradient_check(np.zeros(3), np.zeros(3)) == 0.0
+
+
+@pytest.mark.parametrize("h", [0.0, -1e-3, math.inf, math.nan])
+def test_bad_step_is_refused(h):
+    with pytest.raises(ValueError, match="h must be a finite number > 0"):
+        numerical_derivative(math.sin, 0.0, h=h)
+    with pytest.raises(ValueError, match="h must be a finite number > 0"):
+        numerical_gradient(lambda v: float(v.sum()), np.ones(2), h=h)
+
+
+def test_bad_inputs_are_refused_with_clear_errors():
+    with pytest.raises(TypeError, match="f must be callable"):
+        numerical_derivative(3.0, 0.0)
+    with pytest.raises(TypeError, match="h must be a real number"):
+        numerical_derivative(math.sin, 0.0, h="small")
+    with pytest.raises(TypeError, match="x must be a real number"):
+        numerical_derivative(math.sin, [0.0])
+    with pytest.raises(ValueError, match="x must be finite"):
+        numerical_derivative(math.sin, math.nan)
+    with pytest.raises(ValueError, match="method must be 'forward' or 'central'"):
+        numerical_derivative(math.sin, 0.0, method="backward")
+    with pytest.raises(ValueError, match="x must contain only finite values"):
+        numerical_gradient(lambda v: float(v.sum()), np.array([1.0, np.inf]))
+    with pytest.raises(ValueError, match="empty"):
+        numerical_gradient(lambda v: 0.0, np.array([]))
+    with pytest.raises(ValueError, match="f must return a scalar"):
+        numerical_gradient(lambda v: v, np.ones(2))
+    with pytest.raises(ValueError, match="non-finite value"):
+        numerical_derivative(lambda x: math.log(x) if x > 0 else math.nan, 0.0, h=0.1)
+    with pytest.raises(ValueError, match="same shape"):
+        gradient_check(np.ones(2), np.ones(3))
+    with pytest.raises(ValueError, match="only finite values"):
+        gradient_check([np.nan], [1.0])
+    with pytest.raises(ValueError, match="method must be"):
+        optimal_step("sideways")

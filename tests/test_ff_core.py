@@ -1,0 +1,126 @@
+"""ffbook.ff.core: overlay, negative labels, goodness, loss and normalisation against NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ffbook.ff import ff_loss, goodness, hard_negative_labels, normalize, overlay_labels, random_wrong_labels
+
+
+def _np_softplus(u):
+    return np.log1p(np.exp(u))
+
+
+def test_overlay_writes_one_hot_times_sample_max_and_keeps_other_pixels():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, size=(5, 4, 4)).astype(np.float32)
+    x[2] *= 3.0  # a sample with a different maximum
+    labels = np.array([0, 3, 9, 5, 1])
+    out = overlay_labels(torch.from_numpy(x), torch.from_numpy(labels), num_classes=10).numpy()
+    flat = x.reshape(5, -1)
+    for n in range(5):
+        expected = np.zeros(10, dtype=np.float32)
+        expected[labels[n]] = flat[n].max()
+        np.testing.assert_array_equal(out[n, :10], expected)
+        np.testing.assert_array_equal(out[n, 10:], flat[n, 10:])
+    assert out.shape == (5, 16)
+
+
+def test_overlay_constant_on_value_and_input_untouched():
+    x = torch.full((3, 12), 0.25)
+    out = overlay_labels(x, torch.tensor([1, 0, 2]), num_classes=3, on_value=1.0)
+    np.testing.assert_array_equal(out[:, :3].numpy(), np.eye(3)[[1, 0, 2]])
+    assert torch.all(x == 0.25)  # the caller's tensor is not modified
+
+
+def test_random_wrong_labels_are_never_true_and_uniform_over_wrong_ones():
+    generator = torch.Generator().manual_seed(1)
+    labels = torch.arange(10).repeat(9000)  # 90,000 draws, 9,000 per true label
+    negatives = random_wrong_labels(labels, 10, generator)
+    assert not torch.any(negatives == labels)
+    assert negatives.min() >= 0 and negatives.max() <= 9
+    counts = torch.zeros(10, 10)
+    counts.index_put_((labels, negatives), torch.ones(len(labels)), accumulate=True)
+    off_diagonal = counts[~torch.eye(10, dtype=torch.bool)]
+    # 1000 expected per (true, wrong) pair; 5 standard deviations is about 150
+    assert off_diagonal.min() > 850 and off_diagonal.max() < 1150
+
+
+def test_random_wrong_labels_is_seeded():
+    labels = torch.randint(0, 10, (1000,), generator=torch.Generator().manual_seed(0))
+    a = random_wrong_labels(labels, 10, torch.Generator().manual_seed(7))
+    b = random_wrong_labels(labels, 10, torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+
+
+def test_hard_negatives_never_true_and_follow_the_scores():
+    generator = torch.Generator().manual_seed(3)
+    labels = torch.zeros(20000, dtype=torch.long)
+    scores = torch.tensor([[100.0, 2.0, 0.0, -50.0]]).repeat(20000, 1)
+    negatives = hard_negative_labels(scores, labels, temperature=1.0, generator=generator)
+    assert not torch.any(negatives == 0)
+    share = torch.bincount(negatives, minlength=4).float() / 20000
+    expected = np.exp([2.0, 0.0, -50.0]) / np.exp([2.0, 0.0, -50.0]).sum()
+    np.testing.assert_allclose(share[1:].numpy(), expected, atol=0.01)
+
+
+@pytest.mark.parametrize("kind", ["mean", "sum"])
+def test_goodness_and_loss_match_numpy(kind):
+    rng = np.random.default_rng(2)
+    h_pos, h_neg = rng.normal(size=(6, 7)), rng.normal(size=(4, 7))
+    g_pos = goodness(torch.tensor(h_pos), kind).numpy()
+    g_neg = goodness(torch.tensor(h_neg), kind).numpy()
+    reduce = np.mean if kind == "mean" else np.sum
+    np.testing.assert_allclose(g_pos, reduce(h_pos**2, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(g_neg, reduce(h_neg**2, axis=1), rtol=1e-12)
+    threshold = 1.5
+    loss = ff_loss(torch.tensor(g_pos), torch.tensor(g_neg), threshold).item()
+    expected = np.mean(_np_softplus(np.concatenate([threshold - g_pos, g_neg - threshold])))
+    np.testing.assert_allclose(loss, expected, rtol=1e-12)
+
+
+def test_loss_hand_value():
+    # G_pos = 1.5 = theta and G_neg = 1.5: both terms are softplus(0) = log 2
+    loss = ff_loss(torch.tensor([1.5]), torch.tensor([1.5]), 1.5).item()
+    assert loss == pytest.approx(np.log(2.0))
+
+
+@pytest.mark.parametrize("kind", ["l2", "rms"])
+def test_normalize_matches_numpy(kind):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(5, 8))
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    if kind == "rms":
+        norm = norm / np.sqrt(8)
+    np.testing.assert_allclose(normalize(torch.tensor(x), kind, eps=1e-4).numpy(), x / (norm + 1e-4), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: overlay_labels(torch.rand(3, 9), torch.tensor([0, 1, 2]), num_classes=10), ValueError, "num_classes"),
+        (lambda: overlay_labels(torch.rand(3, 20), torch.tensor([0, 1, 10])), ValueError, r"labels must lie"),
+        (lambda: overlay_labels(torch.rand(3, 20), torch.tensor([0, -1, 2])), ValueError, r"labels must lie"),
+        (lambda: overlay_labels(torch.rand(3, 20), torch.tensor([0.0, 1.0, 2.0])), TypeError, "integers"),
+        (lambda: overlay_labels(torch.rand(3, 20), torch.tensor([0, 1])), ValueError, "one entry per sample"),
+        (lambda: overlay_labels(torch.rand(0, 20), torch.tensor([], dtype=torch.long)), ValueError, "empty"),
+        (lambda: overlay_labels(torch.tensor([[float("nan")] * 20]), torch.tensor([1])), ValueError, "NaN"),
+        (lambda: overlay_labels(torch.tensor([[float("inf")] * 20]), torch.tensor([1])), ValueError, "infinite"),
+        (lambda: overlay_labels(torch.zeros(2, 20, dtype=torch.uint8), torch.tensor([1, 2])), TypeError, "floating"),
+        (lambda: overlay_labels(torch.rand(20), torch.tensor([1])), ValueError, "shape"),
+        (lambda: overlay_labels([[0.0] * 20], torch.tensor([1])), TypeError, "torch.Tensor"),
+        (lambda: overlay_labels(torch.rand(2, 20), torch.tensor([1, 2]), on_value="min"), ValueError, "on_value"),
+        (lambda: overlay_labels(torch.rand(2, 20), torch.tensor([1, 2]), on_value=-1.0), ValueError, "on_value"),
+        (lambda: random_wrong_labels(torch.tensor([0, 1]), num_classes=1), ValueError, "num_classes"),
+        (lambda: random_wrong_labels(torch.tensor([0, 5]), num_classes=5), ValueError, "labels must lie"),
+        (lambda: goodness(torch.rand(3, 4), "max"), ValueError, "goodness kind"),
+        (lambda: normalize(torch.rand(3, 4), "l1"), ValueError, "norm kind"),
+        (lambda: ff_loss(torch.rand(0), torch.rand(3), 1.0), ValueError, "empty"),
+        (lambda: hard_negative_labels(torch.rand(3, 4), torch.tensor([0, 1, 2]), temperature=0), ValueError, "temp"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_error(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
