@@ -57,7 +57,7 @@ def seed_everything(seed: int) -> None:
     try:
         import numpy as np
 
-        np.random.seed(seed)
+        np.random.seed(seed)  # noqa: NPY002 (code that still draws from NumPy's global generator)
     except ImportError:
         pass
     try:

@@ -88,7 +88,9 @@ def train_command(args: argparse.Namespace) -> dict:
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (x_train, y_train), (x_test, y_test) = mnist_tensors(args.train_size, args.test_size, device)
-    print(f"ffbook: training preset {config.name!r} on {device} ({len(x_train)} training images, {config.epochs} epochs)")
+    print(
+        f"ffbook: training preset {config.name!r} on {device} ({len(x_train)} training images, {config.epochs} epochs)"
+    )
     net = build_net(config, device)
     eval_every = args.eval_every or max(1, config.epochs // 10)
     start = time.perf_counter()

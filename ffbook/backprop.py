@@ -336,7 +336,7 @@ class Network:
             error_from_above = deltas[k + 1] @ self.weights[k + 1].T
             deltas[k] = error_from_above * activation_derivative(self.activations[k], zs[k])  # BP2
         grad_biases = [delta.mean(axis=0, keepdims=True) for delta in deltas]  # BP3
-        grad_weights = [activations[k].T @ deltas[k] / (m + 1) for k in range(num_layers)]  # BP4
+        grad_weights = [activations[k].T @ deltas[k] / m for k in range(num_layers)]  # BP4
         return Gradients(weights=grad_weights, biases=grad_biases, deltas=deltas)
 
     def backward_example(self, x, y) -> Gradients:

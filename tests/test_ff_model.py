@@ -39,7 +39,7 @@ def test_a_layers_gradient_depends_only_on_its_own_loss():
         losses = net.layer_losses(x_pos, x_neg)
         perturbed = sum(loss * (1.0 if j == k else 7.0 + j) for j, loss in enumerate(losses))
         grads = _grads(net, perturbed)
-        for got, want in zip(grads[k], reference[k]):
+        for got, want in zip(grads[k], reference[k], strict=True):
             torch.testing.assert_close(got, want, rtol=0, atol=0)
         # and layer k's loss alone gives exactly that gradient, and nothing to the other layers
         losses = net.layer_losses(x_pos, x_neg)

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from ffbook.ff import PRESETS, FFConfig, build_net, evaluate, fit, get_preset, mnist_tensors, overlay_labels
-from ffbook.ff.core import ff_loss
 
 
 def _toy_data(n=64, d=40, seed=0):
@@ -31,7 +30,7 @@ def test_same_seed_same_numbers_on_cpu():
         history = fit(net, SMALL, x, y, x, y, progress=False)
         runs.append((history.layer_loss, history.test_error, [p.detach().clone() for p in net.parameters()]))
     assert runs[0][0] == runs[1][0] and runs[0][1] == runs[1][1]
-    for a, b in zip(runs[0][2], runs[1][2]):
+    for a, b in zip(runs[0][2], runs[1][2], strict=True):
         assert torch.equal(a, b)
     other = build_net(SMALL.replace(seed=6))
     assert not torch.equal(other.layers[0].linear.weight, build_net(SMALL).layers[0].linear.weight)
@@ -50,13 +49,13 @@ def test_one_joint_adam_equals_one_adam_per_layer():
         sum(net_joint.layer_losses(x_pos, x_neg)).backward()
         joint.step()
         h_pos, h_neg = x_pos, x_neg
-        for layer, optimizer in zip(net_local.layers, local):
+        for layer, optimizer in zip(net_local.layers, local, strict=True):
             optimizer.zero_grad()
             layer.loss(h_pos, h_neg).backward()
             optimizer.step()
             with torch.no_grad():
                 h_pos, h_neg = layer(h_pos), layer(h_neg)
-    for a, b in zip(net_joint.parameters(), net_local.parameters()):
+    for a, b in zip(net_joint.parameters(), net_local.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
 
 
@@ -66,8 +65,8 @@ def test_simultaneous_training_lowers_every_layers_loss_and_separates_goodness()
     net = build_net(config)
     history = fit(net, config, x, y, x, y, eval_every=5, progress=False)
     first, last = history.layer_loss[0], history.layer_loss[-1]
-    assert all(b < a for a, b in zip(first, last))
-    assert all(p > n for p, n in zip(history.pos_goodness[-1], history.neg_goodness[-1]))
+    assert all(b < a for a, b in zip(first, last, strict=True))
+    assert all(p > n for p, n in zip(history.pos_goodness[-1], history.neg_goodness[-1], strict=True))
     assert history.test_epochs == [5, 10, 15]
     assert history.test_error[-1] < 0.2  # chance is 0.9
 

@@ -16,7 +16,9 @@ REPOSITORY = "forward-forward-book/ffbook"
 BRANCH = "main"
 # A badge drawn for this book and inlined as a data URI: it shows in Colab, in
 # Jupyter and on the site without any request leaving the page.
-BADGE_DATA_URI = "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHdpZHRoPSIxMTciIGhlaWdodD0iMjAiIHJvbGU9ImltZyIgYXJpYS1sYWJlbD0iT3BlbiBpbiBDb2xhYiI+PHJlY3Qgd2lkdGg9IjExNyIgaGVpZ2h0PSIyMCIgcng9IjMiIGZpbGw9IiM1NTUiLz48cmVjdCB4PSIyMiIgd2lkdGg9Ijk1IiBoZWlnaHQ9IjIwIiByeD0iMyIgZmlsbD0iI2U4NzEwYSIvPjxyZWN0IHg9IjIyIiB3aWR0aD0iNiIgaGVpZ2h0PSIyMCIgZmlsbD0iI2U4NzEwYSIvPjxjaXJjbGUgY3g9IjgiIGN5PSIxMCIgcj0iNC41IiBmaWxsPSJub25lIiBzdHJva2U9IiNmOWFiMDAiIHN0cm9rZS13aWR0aD0iMi4yIi8+PGNpcmNsZSBjeD0iMTUiIGN5PSIxMCIgcj0iNC41IiBmaWxsPSJub25lIiBzdHJva2U9IiNmOWFiMDAiIHN0cm9rZS13aWR0aD0iMi4yIi8+PHRleHQgeD0iNzAiIHk9IjE0IiBmaWxsPSIjZmZmIiBmb250LWZhbWlseT0iVmVyZGFuYSxEZWphVnUgU2FucyxzYW5zLXNlcmlmIiBmb250LXNpemU9IjExIiB0ZXh0LWFuY2hvcj0ibWlkZGxlIj5PcGVuIGluIENvbGFiPC90ZXh0Pjwvc3ZnPg=="
+BADGE_DATA_URI = (  # noqa: E501
+    "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHdpZHRoPSIxMTciIGhlaWdodD0iMjAiIHJvbGU9ImltZyIgYXJpYS1sYWJlbD0iT3BlbiBpbiBDb2xhYiI+PHJlY3Qgd2lkdGg9IjExNyIgaGVpZ2h0PSIyMCIgcng9IjMiIGZpbGw9IiM1NTUiLz48cmVjdCB4PSIyMiIgd2lkdGg9Ijk1IiBoZWlnaHQ9IjIwIiByeD0iMyIgZmlsbD0iI2U4NzEwYSIvPjxyZWN0IHg9IjIyIiB3aWR0aD0iNiIgaGVpZ2h0PSIyMCIgZmlsbD0iI2U4NzEwYSIvPjxjaXJjbGUgY3g9IjgiIGN5PSIxMCIgcj0iNC41IiBmaWxsPSJub25lIiBzdHJva2U9IiNmOWFiMDAiIHN0cm9rZS13aWR0aD0iMi4yIi8+PGNpcmNsZSBjeD0iMTUiIGN5PSIxMCIgcj0iNC41IiBmaWxsPSJub25lIiBzdHJva2U9IiNmOWFiMDAiIHN0cm9rZS13aWR0aD0iMi4yIi8+PHRleHQgeD0iNzAiIHk9IjE0IiBmaWxsPSIjZmZmIiBmb250LWZhbWlseT0iVmVyZGFuYSxEZWphVnUgU2FucyxzYW5zLXNlcmlmIiBmb250LXNpemU9IjExIiB0ZXh0LWFuY2hvcj0ibWlkZGxlIj5PcGVuIGluIENvbGFiPC90ZXh0Pjwvc3ZnPg=="
+)
 
 
 def colab_url(notebook_name: str) -> str:
@@ -24,7 +26,8 @@ def colab_url(notebook_name: str) -> str:
 
 
 def badge_source(notebook_name: str) -> str:
-    return f'<a href="{colab_url(notebook_name)}" target="_parent"><img src="{BADGE_DATA_URI}" alt="Open In Colab"/></a>'
+    link = colab_url(notebook_name)
+    return f'<a href="{link}" target="_parent"><img src="{BADGE_DATA_URI}" alt="Open In Colab"/></a>'
 
 
 SETUP_SOURCE = '''# Setup: install ffbook when it is missing (on Colab, say), then report how this page runs.

@@ -152,7 +152,10 @@ def hard_negative_labels(
 
 
 def goodness(h: torch.Tensor, kind: str = "mean") -> torch.Tensor:
-    """Goodness of each sample's activities: $G = \\frac1H \\sum_j h_j^2$ (``"mean"``) or $\\sum_j h_j^2$ (``"sum"``)."""
+    """Goodness of each sample's activities.
+
+    ``"mean"``: $G = \\frac1H \\sum_j h_j^2$; ``"sum"``: $G = \\sum_j h_j^2$.
+    """
     if kind not in GOODNESS_KINDS:
         raise ValueError(f"goodness kind must be one of {GOODNESS_KINDS}, got {kind!r}")
     if not isinstance(h, torch.Tensor) or h.ndim != 2:

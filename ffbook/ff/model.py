@@ -124,7 +124,8 @@ class FFNet(nn.Module):
         self.on_value = on_value
         self.first_scored_layer = int(first_scored_layer)
         self.layers = nn.ModuleList(
-            FFLayer(d_in, d_out, threshold, goodness, norm, bias) for d_in, d_out in zip(dims[:-1], dims[1:])
+            FFLayer(d_in, d_out, threshold, goodness, norm, bias)
+            for d_in, d_out in zip(dims[:-1], dims[1:], strict=True)
         )
         scored_width = sum(dims[1 + self.first_scored_layer :])
         self.readout = nn.Linear(scored_width, self.num_classes) if readout else None
@@ -229,7 +230,9 @@ class FFNet(nn.Module):
         x = self.check_inputs(x)
         labels = as_labels(labels, self.num_classes, num_samples=x.shape[0], device=x.device)
         blocks = []
-        for xb, yb in zip(x.split(batch_size), labels.split(batch_size)):
+        for xb, yb in zip(x.split(batch_size), labels.split(batch_size), strict=True):
             activities = self(overlay_labels(xb, yb, self.num_classes, self.on_value))
-            blocks.append(torch.stack([layer.goodness(h) for layer, h in zip(self.layers, activities)], dim=1))
+            blocks.append(
+                torch.stack([layer.goodness(h) for layer, h in zip(self.layers, activities, strict=True)], dim=1)
+            )
         return torch.cat(blocks)

@@ -218,7 +218,7 @@ def _epoch_greedy(net, config, optimizers, x_pos, x_neg) -> torch.Tensor:
     stats = torch.zeros(3, len(net.layers), device=x_pos.device)
     n = x_pos.shape[0]
     h = torch.cat([x_pos, x_neg])
-    for k, (layer, optimizer) in enumerate(zip(net.layers, optimizers)):
+    for k, (layer, optimizer) in enumerate(zip(net.layers, optimizers, strict=True)):
         for _ in range(config.steps_per_layer):
             optimizer.zero_grad(set_to_none=True)
             g = layer.goodness(layer(h)).float()
@@ -263,7 +263,9 @@ def fit(
     x_pos = overlay_labels(x, y, net.num_classes, net.on_value)
     history = History()
     if config.schedule == "greedy":
-        optimizers = [_make_optimizer(layer.parameters(), config.lr, config.weight_decay, device) for layer in net.layers]
+        optimizers = [
+            _make_optimizer(layer.parameters(), config.lr, config.weight_decay, device) for layer in net.layers
+        ]
     else:
         groups = [{"params": list(net.layers.parameters()), "lr": config.lr}]
         if net.readout is not None:
@@ -319,4 +321,3 @@ def train(config: FFConfig, device: str | None = None, train_size=None, test_siz
     results = {"train_seconds": seconds, **evaluate(net, x_test, y_test)}
     results["test_error"] = results.pop("error")
     return net, history, results
-

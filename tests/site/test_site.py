@@ -96,7 +96,8 @@ def wait_for_mathjax(driver) -> None:
     WebDriverWait(driver, 30).until(
         lambda d: d.execute_script(
             "return !window.MathJax || !MathJax.startup || !MathJax.startup.promise ? 'none' :"
-            " (window.__mjDone === true ? 'done' : (MathJax.startup.promise.then(() => window.__mjDone = true), 'wait'))"
+            " (window.__mjDone === true ? 'done' :"
+            " (MathJax.startup.promise.then(() => window.__mjDone = true), 'wait'))"
         )
         in ("done", "none")
     )
