@@ -32,6 +32,7 @@ __all__ = [
     "HAND_SET_CAMERA_WEIGHTS",
     "camera_network",
     "hand_set_camera_network",
+    "dense_forward",
 ]
 
 _ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "softmax")
@@ -220,3 +221,51 @@ def hand_set_camera_network(name: str | None = "hand_set_camera") -> keras.Seque
     for layer, (kernel, bias) in zip(model.layers, HAND_SET_CAMERA_WEIGHTS, strict=True):
         layer.set_weights([kernel, bias])
     return model
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    shifted = np.exp(z - z.max(axis=-1, keepdims=True))  # subtracting the max avoids overflow
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+_NUMPY_ACTIVATIONS = {
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "linear": lambda z: z,
+    "softmax": _softmax,
+}
+
+
+def dense_forward(weights, activations: Sequence[str], x: np.ndarray) -> list[np.ndarray]:
+    """Run a stack of dense layers in NumPy and return every layer's output.
+
+    Layer $l$ computes $a^{(l)} = g^{(l)}(a^{(l-1)}\\Theta^{(l)} + \\beta^{(l)})$ with $a^{(0)} = x$,
+    the same as a Keras ``Dense`` layer, so the last entry equals ``model.predict(x)`` and the
+    others show what each hidden layer computes.
+
+    Args:
+        weights: one ``(kernel, bias)`` pair per layer, e.g. ``HAND_SET_CAMERA_WEIGHTS`` or
+            ``[layer.get_weights() for layer in model.layers]``.
+        activations: one name per layer: tanh, relu, sigmoid, linear or softmax.
+        x: inputs of shape (n, fan-in of the first layer).
+    """
+    weights = list(weights)
+    if len(weights) != len(activations):
+        raise ValueError(
+            f"weights and activations must have one entry per layer, got {len(weights)} and {len(activations)}"
+        )
+    outputs, a = [], np.asarray(x, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"x must have shape (n, features), got {a.shape}")
+    for index, ((kernel, bias), name) in enumerate(zip(weights, activations, strict=True)):
+        if name not in _NUMPY_ACTIVATIONS:
+            raise ValueError(f"activation {index} must be one of {sorted(_NUMPY_ACTIVATIONS)}, got {name!r}")
+        kernel, bias = np.asarray(kernel, dtype=np.float64), np.asarray(bias, dtype=np.float64)
+        if kernel.ndim != 2 or kernel.shape[0] != a.shape[1] or bias.shape != (kernel.shape[1],):
+            raise ValueError(
+                f"layer {index}: kernel {kernel.shape} and bias {bias.shape} do not fit {a.shape[1]} input features"
+            )
+        a = _NUMPY_ACTIVATIONS[name](a @ kernel + bias)
+        outputs.append(a)
+    return outputs

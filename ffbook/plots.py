@@ -16,6 +16,8 @@ __all__ = [
     "plot_ff_layer_losses",
     "plot_ff_test_error",
     "plot_goodness_distributions",
+    "plot_threshold_effect",
+    "threshold_summary",
 ]
 
 
@@ -308,5 +310,65 @@ def plot_goodness_distributions(pos, neg, threshold: float | None = None, title:
         ax.set_ylabel("count" if layer == 0 else "")
     axes[0][0].legend(fontsize="small")
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _check_goodness_samples(name: str, values) -> np.ndarray:
+    values = np.asarray(values, dtype=float).ravel()
+    if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError(f"{name} must be a non-empty array of finite goodness values >= 0")
+    return values
+
+
+def threshold_summary(g_pos, g_neg, threshold: float) -> dict:
+    """How a threshold $\\theta$ fares on given goodness values.
+
+    ``loss``: the Forward-Forward loss $\\operatorname{mean}(\\operatorname{softplus}(\\theta - G_{pos}),
+    \\operatorname{softplus}(G_{neg} - \\theta))$ over both sets together; ``p_pos_mean`` and ``p_neg_mean``:
+    the mean of $p(\\text{positive}) = \\sigma(G - \\theta)$ on each set; ``accuracy``: the fraction of
+    samples on the right side of $\\theta$ ($G_{pos} > \\theta$, $G_{neg} < \\theta$).
+    """
+    g_pos, g_neg = _check_goodness_samples("g_pos", g_pos), _check_goodness_samples("g_neg", g_neg)
+    if isinstance(threshold, bool) or not np.isscalar(threshold) or not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    margins = np.concatenate([threshold - g_pos, g_neg - threshold])
+    return {
+        "loss": float(np.mean(np.logaddexp(0.0, margins))),
+        "p_pos_mean": float(np.mean(1 / (1 + np.exp(threshold - g_pos)))),
+        "p_neg_mean": float(np.mean(1 / (1 + np.exp(threshold - g_neg)))),
+        "accuracy": float(np.mean(margins < 0)),
+    }
+
+
+def plot_threshold_effect(g_pos, g_neg, threshold: float, bins: int = 40, title: str | None = None):
+    """Three panels for one threshold $\\theta$: the goodness of positive and negative data with
+    $\\theta$ marked; $p(\\text{positive}) = \\sigma(G - \\theta)$ as a function of $G$; the mean loss as a
+    function of $\\theta$ with the chosen $\\theta$ marked. Returns the figure.
+    """
+    summary = threshold_summary(g_pos, g_neg, threshold)
+    g_pos, g_neg = np.asarray(g_pos, dtype=float).ravel(), np.asarray(g_neg, dtype=float).ravel()
+    upper = max(np.percentile(np.concatenate([g_pos, g_neg]), 99.5), threshold) * 1.15
+    grid = np.linspace(0, upper, 200)
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), dpi=100)
+    edges = np.linspace(0, upper, bins + 1)
+    axes[0].hist(np.clip(g_pos, 0, upper), edges, alpha=0.6, color="tab:green", label="positive")
+    axes[0].hist(np.clip(g_neg, 0, upper), edges, alpha=0.6, color="tab:red", label="negative")
+    axes[0].set(xlabel="goodness G", ylabel="count", title="Goodness of the two kinds of data")
+    axes[1].plot(grid, 1 / (1 + np.exp(threshold - grid)), color="tab:blue")
+    axes[1].set(xlabel="goodness G", ylabel="p(positive)", title=r"$p(\mathrm{positive}) = \sigma(G - \theta)$")
+    losses = [threshold_summary(g_pos, g_neg, theta)["loss"] for theta in grid]
+    axes[2].plot(grid, losses, color="tab:purple")
+    axes[2].plot([threshold], [summary["loss"]], "o", color="black")
+    axes[2].set(xlabel=r"threshold $\theta$", ylabel="mean FF loss", title="Loss as a function of the threshold")
+    for ax in axes[:2]:
+        ax.axvline(threshold, color="black", linestyle="--", label=rf"$\theta$ = {threshold:g}")
+    axes[0].legend(fontsize="small")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle(
+        title
+        or f"θ = {threshold:g}: loss {summary['loss']:.3f}, {summary['accuracy']:.0%} of samples on the right side of θ"
+    )
     fig.tight_layout()
     return fig

@@ -48,13 +48,15 @@ def test_one_joint_adam_equals_one_adam_per_layer():
         joint.zero_grad()
         sum(net_joint.layer_losses(x_pos, x_neg)).backward()
         joint.step()
-        h_pos, h_neg = x_pos, x_neg
-        for layer, optimizer in zip(net_local.layers, local, strict=True):
+        # per layer: every layer's input comes from the *current* weights of the layers below
+        inputs = [(x_pos, x_neg)]
+        with torch.no_grad():
+            for layer in net_local.layers[:-1]:
+                inputs.append((layer(inputs[-1][0]), layer(inputs[-1][1])))
+        for layer, optimizer, (h_pos, h_neg) in zip(net_local.layers, local, inputs, strict=True):
             optimizer.zero_grad()
             layer.loss(h_pos, h_neg).backward()
             optimizer.step()
-            with torch.no_grad():
-                h_pos, h_neg = layer(h_pos), layer(h_neg)
     for a, b in zip(net_joint.parameters(), net_local.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
 

@@ -44,3 +44,72 @@ def test_derivative_explorer_rejects_bad_input():
         derivative_explorer(np.sin, np.cos, h=-1.0)
     with pytest.raises(TypeError, match="callable"):
         derivative_explorer("sin", np.cos)
+
+
+# ---------------------------------------------------------------- the Forward-Forward threshold
+
+
+def test_threshold_summary_matches_hand_computed_values():
+    from ffbook.plots import threshold_summary
+
+    # One positive at G = 3 and one negative at G = 0 against theta = 1.5: both cost softplus(-1.5).
+    summary = threshold_summary([3.0], [0.0], 1.5)
+    assert summary["loss"] == pytest.approx(math.log1p(math.exp(-1.5)))
+    assert summary["p_pos_mean"] == pytest.approx(1 / (1 + math.exp(-1.5)))
+    assert summary["p_neg_mean"] == pytest.approx(1 / (1 + math.exp(1.5)))
+    assert summary["accuracy"] == 1.0
+    # Move theta above the positive: it is now on the wrong side, half the samples are right.
+    assert threshold_summary([3.0], [0.0], 4.0)["accuracy"] == 0.5
+
+
+def test_threshold_summary_equals_the_ff_loss_of_ffbook_ff():
+    torch = pytest.importorskip("torch")
+    from ffbook.ff import ff_loss
+    from ffbook.plots import threshold_summary
+
+    rng = np.random.default_rng(0)
+    g_pos, g_neg = rng.gamma(4.0, 0.6, 300), rng.gamma(2.0, 0.4, 200)
+    expected = ff_loss(torch.from_numpy(g_pos), torch.from_numpy(g_neg), 1.7).item()
+    assert threshold_summary(g_pos, g_neg, 1.7)["loss"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_threshold_figure_marks_theta_and_the_loss_minimum_lies_between_the_two_groups():
+    from ffbook.plots import plot_threshold_effect, threshold_summary
+
+    rng = np.random.default_rng(1)
+    g_pos, g_neg = rng.normal(4.0, 0.5, 500).clip(0), rng.normal(1.0, 0.5, 500).clip(0)
+    fig = plot_threshold_effect(g_pos, g_neg, 2.5)
+    axes = fig.axes
+    assert [ax.get_xlabel() for ax in axes] == ["goodness G", "goodness G", r"threshold $\theta$"]
+    theta_lines = [line for line in axes[0].get_lines() if line.get_linestyle() == "--"]
+    assert theta_lines and theta_lines[0].get_xdata()[0] == 2.5
+    thetas, losses = axes[2].get_lines()[0].get_data()
+    best = thetas[np.argmin(losses)]
+    assert 1.0 < best < 4.0  # the loss prefers a threshold between the groups
+    assert losses.min() == pytest.approx(min(threshold_summary(g_pos, g_neg, t)["loss"] for t in thetas))
+    assert "2.5" in fig._suptitle.get_text()
+
+
+def test_threshold_explorer_slider_and_static_text():
+    from ffbook.widgets import threshold_explorer
+
+    rng = np.random.default_rng(2)
+    explorer = threshold_explorer(rng.gamma(4.0, 0.6, 100), rng.gamma(2.0, 0.4, 100), threshold=1.5)
+    sliders = {w.description: w for w in explorer.children if hasattr(w, "description") and w.description}
+    assert sliders["θ"].value == 1.5 and sliders["θ"].min == 0.0
+    sliders["θ"].value = 2.0  # redraws without error
+    assert "run this notebook" in repr(explorer)
+
+
+def test_threshold_tools_reject_bad_input():
+    from ffbook.plots import threshold_summary
+    from ffbook.widgets import threshold_explorer
+
+    with pytest.raises(ValueError, match="g_pos"):
+        threshold_summary([], [1.0], 1.5)
+    with pytest.raises(ValueError, match="g_neg"):
+        threshold_summary([1.0], [-1.0], 1.5)
+    with pytest.raises(ValueError, match="threshold"):
+        threshold_summary([1.0], [1.0], float("nan"))
+    with pytest.raises(ValueError, match="max_threshold"):
+        threshold_explorer([1.0], [0.5], 1.5, max_threshold=-1.0)

@@ -36,6 +36,7 @@ from keras import ops
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "NEGATIVE_LABELS",
     "SUPPORTED_BACKENDS",
     "FFDense",
     "FFNetwork",
@@ -49,6 +50,9 @@ __all__ = [
 DEFAULT_THRESHOLD = 1.5
 SUPPORTED_BACKENDS = ("tensorflow", "torch")
 NORM_EPS = 1e-4
+# "wrong": a uniformly drawn wrong label (the fix); "shuffled": the example's permuted label
+# vector, kept to measure what the fix changes (about 1 negative in 10 carries its true label).
+NEGATIVE_LABELS = ("wrong", "shuffled")
 
 
 def _check_backend() -> str:
@@ -302,6 +306,7 @@ class FFNetwork(keras.Model):
     then trains layer 1 for ``num_epochs`` local steps, passes its detached outputs to layer 2,
     and so on. ``predict`` returns, for each image, the label with the highest goodness summed
     over layers, $\\hat y = \\arg\\max_c \\sum_l G_l(x \\oplus c)$, all labels in one batch.
+    ``negative_labels="shuffled"`` restores the example's negatives, for comparison only.
     """
 
     def __init__(
@@ -312,10 +317,14 @@ class FFNetwork(keras.Model):
         threshold: float = DEFAULT_THRESHOLD,
         num_classes: int = 10,
         seed: int = 0,
+        negative_labels: str = "wrong",
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.dims = _check_dims(dims)
+        if negative_labels not in NEGATIVE_LABELS:
+            raise ValueError(f"negative_labels must be one of {NEGATIVE_LABELS}, got {negative_labels!r}")
+        self.negative_labels = negative_labels
         self.num_classes = _check_positive_int("num_classes", num_classes)
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be at least 2 (a wrong label must exist), got {num_classes}")
@@ -363,10 +372,15 @@ class FFNetwork(keras.Model):
         offsets = keras.random.randint(ops.shape(y), 1, self.num_classes, dtype="int32", seed=self.label_seed)
         return (y + offsets) % self.num_classes
 
+    def shuffled_labels(self, y):
+        """The keras.io example's negatives: the label vector permuted (a label may stay on its image)."""
+        return keras.random.shuffle(ops.cast(y, "int32"), seed=self.label_seed)
+
     def train_step(self, data):
         x, y = data[0], data[1]
         x_pos = self.overlay_y_on_x(x, y)
-        x_neg = self.overlay_y_on_x(x, self.wrong_labels(y))
+        negative = self.wrong_labels(y) if self.negative_labels == "wrong" else self.shuffled_labels(y)
+        x_neg = self.overlay_y_on_x(x, negative)
         h_pos, h_neg = x_pos, x_neg
         losses = []
         for layer in self.ff_layers:

@@ -203,24 +203,44 @@ def small_mnist(n_train, n_test):
 
 
 @pytest.mark.slow
-def test_fit_learns_mnist_well_above_chance_and_is_deterministic():
+def test_fit_learns_mnist_well_above_chance():
     (x, y), (x_test, y_test) = small_mnist(1000, 500)
-
-    def train():
-        keras.utils.set_random_seed(0)
-        net = FFNetwork([784, 100, 100], num_epochs=25, seed=0)
-        net.compile()
-        history = net.fit(x, y, epochs=4, verbose=0)
-        return net, history.history["FinalLoss"]
-
-    net, losses = train()
-    assert losses[-1] < losses[0] - 0.05
+    keras.utils.set_random_seed(0)
+    net = FFNetwork([784, 100, 100], num_epochs=50, seed=0)
+    net.compile()
+    losses = net.fit(x, y, epochs=6, verbose=0).history["FinalLoss"]
+    # The example's first outer epoch logs 0.7247; chance-level goodness gives log(2) + a bit.
+    assert 0.65 < losses[0] < 0.8
+    assert losses[-1] < losses[0] - 0.1
     accuracy = np.mean(net.predict(x_test) == y_test)
-    assert accuracy > 0.5, accuracy  # chance is 0.1
-    again, losses_again = train()
-    np.testing.assert_allclose(losses_again, losses, rtol=1e-6)
-    for a, b in zip(net.trainable_weights, again.trainable_weights):
-        np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
+    assert accuracy > 0.6, accuracy  # chance is 0.1; about 0.73 when written
+
+
+def test_fit_is_deterministic_for_a_seed():
+    (x, y), _ = small_mnist(200, 1)
+
+    def train(seed):
+        keras.utils.set_random_seed(0)  # the same initial weights
+        net = FFNetwork([784, 16, 8], num_epochs=3, seed=seed)
+        net.compile()
+        losses = net.fit(x, y, epochs=2, verbose=0).history["FinalLoss"]
+        return losses, [ops.convert_to_numpy(w) for w in net.trainable_weights]
+
+    losses, weights = train(seed=5)
+    losses_again, weights_again = train(seed=5)
+    np.testing.assert_array_equal(losses, losses_again)
+    for a, b in zip(weights, weights_again):
+        np.testing.assert_array_equal(a, b)
+    _, other_weights = train(seed=6)  # other negatives, other weights
+    assert not np.array_equal(weights[0], other_weights[0])
+
+
+def test_shuffled_negatives_are_a_permutation_that_collides_about_one_time_in_ten():
+    y = np.repeat(np.arange(10, dtype="int32"), 1000)
+    shuffled = ops.convert_to_numpy(FFNetwork([784, 8], negative_labels="shuffled").shuffled_labels(y))
+    np.testing.assert_array_equal(np.sort(shuffled), y)
+    # Each of 10,000 positions keeps its label with probability 1/10: 1000 +- 5 * 30.
+    assert 850 < np.sum(shuffled == y) < 1150
 
 
 # ---------------------------------------------------------------- bad input
@@ -241,6 +261,8 @@ def test_bad_dims_threshold_and_optimizer_are_refused():
         FFDense(4, init_optimizer=keras.optimizers.Adam(0.03))
     with pytest.raises(TypeError, match="loss_metric"):
         FFDense(4, loss_metric="mean")
+    with pytest.raises(ValueError, match="negative_labels"):
+        FFNetwork([784, 8], negative_labels="random")
 
 
 def test_wrong_width_and_labels_are_refused():
@@ -280,9 +302,20 @@ def chapter_cells(*markers: str) -> str:
 
 @pytest.mark.skipif(not CHAPTER.exists(), reason="chapter notebook not written yet")
 def test_chapter_classes_agree_with_the_package_on_the_same_weights():
-    namespace: dict = {}
-    exec(chapter_cells("# chapter: FFDense", "# chapter: FFNetwork"), namespace)
-    ChapterNetwork = namespace["ChapterFFNetwork"]
+    from ffbook.ff import keras as ffk
+
+    namespace: dict = {"keras": keras, "ops": ops, "np": np, "ffk": ffk}
+    exec(chapter_cells("# chapter: maths", "# chapter: FFDense", "# chapter: FFNetwork"), namespace)
+    ChapterNetwork = namespace["FFNetwork"]
+    x_check = np.random.default_rng(5).random((9, 4)).astype("float32")
+    for name, args in [("l2_normalize", (x_check,)), ("mean_goodness", (x_check,))]:
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(namespace[name](*args)), ops.convert_to_numpy(getattr(ffk, name)(*args)), rtol=1e-6
+        )
+    g_pos, g_neg = x_check[:, 0] * 3, x_check[:, 1] * 3
+    assert float(ops.convert_to_numpy(namespace["ff_loss"](g_pos, g_neg, 1.5))) == pytest.approx(
+        float(ops.convert_to_numpy(ffk.ff_loss(g_pos, g_neg, 1.5))), rel=1e-6
+    )
     rng = np.random.default_rng(4)
     x = rng.random((60, 30)).astype("float32")
     y = rng.integers(0, 10, 60)

@@ -439,3 +439,22 @@ def test_norm_callback_records_every_epoch_and_cg_keeps_each_variable_in_its_bal
 def test_norm_callback_rejects_a_bad_key():
     with pytest.raises(TypeError, match="key"):
         FrobeniusNormHistory(key="")
+
+
+@pytest.mark.skipif(
+    BACKEND != "tensorflow", reason="XLA through jit_compile=True is TensorFlow's (Keras' default on GPUs)"
+)
+@pytest.mark.parametrize("ord", ["fro", "nuclear"])
+def test_xla_compiled_training_matches_the_graph(ord):
+    x, y = tiny_data()
+    weights = {}
+    for jit_compile in (False, True):
+        model = tiny_model(seed=3)
+        model.compile(
+            ConditionalGradient(0.9, lambda_=2.0, ord=ord), "sparse_categorical_crossentropy", jit_compile=jit_compile
+        )
+        model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        assert model.jit_compile is jit_compile
+        weights[jit_compile] = [to_numpy(w) for w in model.trainable_weights]
+    for graph, xla in zip(weights[False], weights[True], strict=True):
+        np.testing.assert_allclose(xla, graph, rtol=1e-5, atol=1e-6)
