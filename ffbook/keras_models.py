@@ -195,8 +195,19 @@ _LAYER_1 = np.array(  # columns: left column sum, right column sum, left column 
 _LAYER_2 = np.array(  # columns: solid (all), vertical (right-left), diagonal, horizontal (bottom-top)
     [[1, -1, 0, 0], [1, 1, 0, 0], [0, 0, 1, -1], [0, 0, -1, -1]], dtype=np.float32
 )
-_LAYER_3 = np.kron(np.eye(4, dtype=np.float32), np.array([[1, -1]], dtype=np.float32))  # each detector: +part, -part
-_LAYER_4 = np.kron(np.eye(4, dtype=np.float32), np.array([[1], [1]], dtype=np.float32))  # both parts vote for a class
+_LAYER_3 = np.array(  # each class detector split in two: its positive part, then its negative part
+    [
+        [1, -1, 0, 0, 0, 0, 0, 0],
+        [0, 0, 1, -1, 0, 0, 0, 0],
+        [0, 0, 0, 0, 1, -1, 0, 0],
+        [0, 0, 0, 0, 0, 0, 1, -1],
+    ],
+    dtype=np.float32,
+)
+_LAYER_4 = np.array(  # both parts vote for their class
+    [[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 1]],
+    dtype=np.float32,
+)
 
 HAND_SET_CAMERA_WEIGHTS = tuple(
     (kernel, np.zeros(kernel.shape[1], dtype=np.float32)) for kernel in (_LAYER_1, _LAYER_2, _LAYER_3, _LAYER_4)

@@ -109,7 +109,7 @@ def plot_image_grid(
         raise ValueError(f"ncols must be a positive int, got {ncols!r}")
     ncols = min(ncols, len(images))
     nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.5), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.3) * nrows + 0.6), squeeze=False)
     for index, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])

@@ -7,7 +7,17 @@ import copy
 import pytest
 import torch
 
-from ffbook.ff import PRESETS, FFConfig, build_net, evaluate, fit, get_preset, mnist_tensors, overlay_labels
+from ffbook.ff import (
+    PRESETS,
+    FFConfig,
+    build_net,
+    evaluate,
+    fit,
+    get_preset,
+    mnist_tensors,
+    overlay_labels,
+    train_backprop,
+)
 
 
 def _toy_data(n=64, d=40, seed=0):
@@ -150,3 +160,13 @@ def test_quick_recipe_learns_mnist_subset():
     net = build_net(config)
     fit(net, config, x_train, y_train, progress=False)
     assert evaluate(net, x_test, y_test)["error"] < 0.07
+
+
+def test_backprop_baseline_learns_the_toy_task():
+    x, y = _toy_data(n=200)
+    model, history = train_backprop((40, 32, 32), x, y, x, y, epochs=5, batch_size=20, lr=0.01)
+    assert history["test_epochs"] == [1, 2, 3, 4, 5] and len(history["epoch_seconds"]) == 5
+    assert history["test_error"][-1] < 0.1
+    assert [m.out_features for m in model if isinstance(m, torch.nn.Linear)] == [32, 32, 10]
+    with pytest.raises(ValueError, match="epochs"):
+        train_backprop((40, 32), x, y, x, y, epochs=0)

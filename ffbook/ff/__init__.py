@@ -13,6 +13,7 @@ from .core import (
     overlay_labels,
     random_wrong_labels,
 )
+from .baseline import backprop_mlp, train_backprop
 from .model import FFLayer, FFNet
 from .presets import PRESETS, get_preset
 from .training import FFConfig, History, build_net, evaluate, fit, mnist_tensors, train
@@ -37,4 +38,6 @@ __all__ = [
     "fit",
     "mnist_tensors",
     "train",
+    "backprop_mlp",
+    "train_backprop",
 ]

@@ -187,8 +187,10 @@ class FFDense(keras.layers.Layer):
     def build(self, input_shape):
         if len(input_shape) != 2 or input_shape[-1] is None:
             raise ValueError(f"FFDense expects inputs of shape (N, features), got {tuple(input_shape)}")
-        self.dense.build(tuple(input_shape))
-        self.optimizer.build(self.trainable_variables)
+        if not self.dense.built:
+            self.dense.build(tuple(input_shape))
+        if not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
 
     def _check_input(self, x, name: str):
         if len(x.shape) != 2:
@@ -389,16 +391,31 @@ class FFNetwork(keras.Model):
         return {"FinalLoss": ops.mean(ops.stack(losses))}
 
     def goodness_per_label(self, x):
-        """Goodness summed over layers for every (sample, label) pair: shape (N, num_classes)."""
+        """Goodness summed over layers for every (sample, label) pair: shape (N, num_classes).
+
+        All labels go through at once. The first layer needs no copies of the image: every
+        overlaid version $\\tilde x_c$ of a sample has the same length
+        $\\sqrt{m^2 + \\lVert x_{rest} \\rVert^2}$ ($m$ = the on value, $x_{rest}$ = the features after
+        the label), so $\\tilde x_c W = x_{rest} W_{rest} + m\\, W_c$: one product for the shared part,
+        plus row $c$ of the kernel.
+        """
         x = ops.convert_to_tensor(x, dtype="float32")
-        n = ops.shape(x)[0]
-        labels = ops.repeat(ops.arange(self.num_classes, dtype="int32"), n)  # 0..0, 1..1, ...
-        h = self.overlay_y_on_x(ops.tile(x, (self.num_classes, 1)), labels)
-        total = ops.zeros((self.num_classes * n,), dtype="float32")
-        for layer in self.ff_layers:
+        num_classes, first = self.num_classes, self.ff_layers[0]
+        on_value = ops.max(x, axis=1, keepdims=True)  # (N, 1)
+        rest = x[:, num_classes:]
+        length = ops.sqrt(ops.square(on_value) + ops.sum(ops.square(rest), axis=1, keepdims=True)) + NORM_EPS
+        shared = ops.matmul(rest, first.dense.kernel[num_classes:])  # (N, H)
+        label_rows = first.dense.kernel[:num_classes]  # (C, H)
+        z = (shared[None, :, :] + on_value[None, :, :] * label_rows[:, None, :]) / length[None, :, :]
+        if first.dense.use_bias:
+            z = z + first.dense.bias
+        h = ops.relu(z)  # (C, N, H): label c, sample n
+        total = mean_goodness(h)  # (C, N)
+        h = ops.reshape(h, (-1, h.shape[-1]))
+        for layer in self.ff_layers[1:]:
             h = layer(h)
-            total = total + mean_goodness(h)
-        return ops.transpose(ops.reshape(total, (self.num_classes, n)))
+            total = total + ops.reshape(mean_goodness(h), (num_classes, -1))
+        return ops.transpose(total)
 
     def call(self, x):
         return self.goodness_per_label(x)
@@ -424,7 +441,7 @@ class FFNetwork(keras.Model):
         """Keras ``compile``; the layers own their optimizers, so none is needed here."""
         super().compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile, **kwargs)
 
-    def predict(self, x, batch_size: int = 1000, **kwargs) -> np.ndarray:
+    def predict(self, x, batch_size: int = 2000, **kwargs) -> np.ndarray:
         """The predicted label of each sample (int array of shape (N,)), all labels scored at once.
 
         Samples go through in chunks of ``batch_size`` (each chunk is ``num_classes`` times

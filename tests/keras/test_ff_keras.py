@@ -37,7 +37,8 @@ def numpy_layer(x, kernel, bias):
 
 
 def set_layer_weights(layer: FFDense, kernel: np.ndarray, bias: np.ndarray) -> None:
-    layer.build((None, kernel.shape[0]))
+    if not layer.built:
+        layer.build((None, kernel.shape[0]))
     layer.dense.kernel.assign(kernel)
     layer.dense.bias.assign(bias)
 

@@ -444,7 +444,7 @@ def test_norm_callback_rejects_a_bad_key():
 @pytest.mark.skipif(
     BACKEND != "tensorflow", reason="XLA through jit_compile=True is TensorFlow's (Keras' default on GPUs)"
 )
-@pytest.mark.parametrize("ord", ["fro", "nuclear"])
+@pytest.mark.parametrize("ord", ["nuclear"])  # the SVD is the part XLA could get wrong
 def test_xla_compiled_training_matches_the_graph(ord):
     x, y = tiny_data()
     weights = {}
