@@ -91,7 +91,7 @@ class ExampleFFDense(keras.layers.Layer):
                 loss = ops.mean(ops.log(1 + ops.exp(ops.concatenate([-g_pos + THRESHOLD, g_neg - THRESHOLD], 0))))
                 self.loss_metric.update_state([loss])
             grads = tape.gradient(loss, self.dense.trainable_weights)
-            self.optimizer.apply_gradients(zip(grads, self.dense.trainable_weights))
+            self.optimizer.apply_gradients(zip(grads, self.dense.trainable_weights, strict=True))
         return ops.stop_gradient(self.call(x_pos)), ops.stop_gradient(self.call(x_neg)), self.loss_metric.result()
 
 
@@ -157,7 +157,7 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def copy_weights(source_layers, target_layers):
-    for source, target in zip(source_layers, target_layers):
+    for source, target in zip(source_layers, target_layers, strict=True):
         target.dense.set_weights(source.dense.get_weights())
 
 
@@ -207,20 +207,24 @@ def run_comparison(args):
     example = ExampleFFNetwork(args.dims, args.inner_steps)
     example.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="mse", jit_compile=False)
     width = args.dims[0]
-    for layer, units in zip(example.ff_layers, args.dims[1:]):
+    for layer, units in zip(example.ff_layers, args.dims[1:], strict=True):
         layer.build((None, width))
         width = units
     copy_weights(ours.ff_layers, example.ff_layers)
 
     print(f"# {describe_machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print(f"# {args.train_size} images per batch, dims {args.dims}, {args.inner_steps} inner steps, {args.epochs} epochs")
+    print(
+        f"# {args.train_size} images per batch, dims {args.dims}, {args.inner_steps} inner steps, {args.epochs} epochs"
+    )
     if not args.skip_predict:
         # Same weights, before training: predictions must agree (untrained nets tie rarely).
         t_ours, p_ours = time_call(lambda: ours.predict(x_test), repeats=2)
         t_example, p_example = time_call(lambda: example.predict(x_test), repeats=1)
         agree = np.mean(p_ours == p_example)
-        print(f"predict 10,000: FFNetwork {t_ours:.2f} s, example per-sample {t_example:.2f} s, "
-              f"speed-up {t_example / t_ours:.1f}x (predictions agree on {agree:.1%})")
+        print(
+            f"predict 10,000: FFNetwork {t_ours:.2f} s, example per-sample {t_example:.2f} s, "
+            f"speed-up {t_example / t_ours:.1f}x (predictions agree on {agree:.1%})"
+        )
     seconds_ours = time_fit(ours, x, y, args.epochs)
     seconds_example = time_fit(example, x, y, args.epochs)
     for name, seconds in [("FFNetwork", seconds_ours), ("example", seconds_example)]:
@@ -240,8 +244,10 @@ def run_full(args):
     seconds = time_fit(model, x, y, 250)
     total = time.perf_counter() - start
     accuracy = np.mean(model.predict(x_test) == y_test)
-    print(f"full recipe: 250 outer epochs in {total / 60:.2f} min (first epoch {seconds[0]:.1f} s, "
-          f"median {np.median(seconds[1:]):.2f} s); test accuracy {accuracy:.2%}")
+    print(
+        f"full recipe: 250 outer epochs in {total / 60:.2f} min (first epoch {seconds[0]:.1f} s, "
+        f"median {np.median(seconds[1:]):.2f} s); test accuracy {accuracy:.2%}"
+    )
 
 
 if __name__ == "__main__":

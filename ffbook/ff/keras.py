@@ -16,7 +16,8 @@ work as in the example. What changed:
 
 With $\\hat x = x / (\\lVert x \\rVert_2 + 10^{-4})$, $h = \\mathrm{ReLU}(W^\\top \\hat x + b)$ and the
 goodness $G = \\frac{1}{H}\\sum_j h_j^2$, a layer minimises
-$$L = \\operatorname{mean}\\big(\\operatorname{softplus}(\\theta - G_{pos}),\\ \\operatorname{softplus}(G_{neg} - \\theta)\\big),$$
+$$L = \\operatorname{mean}\\big(\\operatorname{softplus}(\\theta - G_{pos}),
+\\ \\operatorname{softplus}(G_{neg} - \\theta)\\big),$$
 the mean over the $N_{pos} + N_{neg}$ samples, as in the example.
 
 Model maths uses ``keras.ops`` only. Gradients are taken with the backend's own autodiff
@@ -137,7 +138,8 @@ class FFDense(keras.layers.Layer):
     It owns an optimizer (built by the zero-argument callable ``init_optimizer``; default
     Adam with learning rate 0.03 as in the example) and trains itself in ``forward_forward``:
     ``num_epochs`` local steps on one positive and one negative batch, minimising ``ff_loss``
-    with threshold $\\theta$. No gradient leaves the layer.
+    with threshold $\\theta$ (plus the Dense layer's regularization terms, if any). No gradient
+    leaves the layer.
     """
 
     def __init__(
@@ -205,7 +207,9 @@ class FFDense(keras.layers.Layer):
         # h = ReLU(W^T x_hat + b) on positives and negatives at once; softplus(-(G - theta)) for
         # a positive (sign -1) and softplus(G - theta) for a negative (sign +1).
         h = self.relu(self.dense(x_both_normalized))
-        return ops.mean(ops.softplus(signs * (mean_goodness(h) - self.threshold)))
+        loss = ops.mean(ops.softplus(signs * (mean_goodness(h) - self.threshold)))
+        regularization = self.dense.losses  # kernel/bias regularizers, if any were given
+        return loss + ops.sum(ops.stack(regularization)) if regularization else loss
 
     def forward_forward(self, x_pos, x_neg):
         """Train this layer for ``num_epochs`` steps; return ``(h_pos, h_neg, mean_loss)``.
@@ -238,17 +242,18 @@ class FFDense(keras.layers.Layer):
 
             variables = self.trainable_variables
 
-            # Traced once per layer; tf.range keeps the loop a loop in the graph (not 50 copies).
+            # Traced once per layer; tf.range keeps the loop a loop in the graph (not 50 copies),
+            # and the step count is an argument, so changing num_epochs needs no retracing.
             @tf.function
-            def train_steps(x_both, signs):
-                for _ in tf.range(self.num_epochs):
+            def train_steps(x_both, signs, num_steps):
+                for _ in tf.range(num_steps):
                     with tf.GradientTape() as tape:
                         loss = self._loss_on_normalized(x_both, signs)
                     self.optimizer.apply(tape.gradient(loss, variables), variables)
                     self.loss_metric.update_state(loss)
 
             self._compiled_steps = train_steps
-        self._compiled_steps(x_both, signs)
+        self._compiled_steps(x_both, signs, ops.convert_to_tensor(self.num_epochs, dtype="int32"))
 
     def _train_steps_torch(self, x_both, signs):
         import torch
@@ -350,7 +355,7 @@ class FFNetwork(keras.Model):
 
     def build(self, input_shape=None):
         width = self.dims[0]
-        for layer, units in zip(self.ff_layers, self.dims[1:]):
+        for layer, units in zip(self.ff_layers, self.dims[1:], strict=True):
             layer.build((None, width))
             width = units
         self.built = True

@@ -125,7 +125,9 @@ def test_one_adam_step_equals_pytorch_fflayer(use_bias):
     x_neg = rng.random((25, 30)).astype("float32")
     lr, beta_2, keras_eps = 0.03, 0.999, 1e-7
 
-    layer = FFDense(20, init_optimizer=lambda: keras.optimizers.Adam(lr, epsilon=keras_eps), num_epochs=1, use_bias=use_bias)
+    layer = FFDense(
+        20, init_optimizer=lambda: keras.optimizers.Adam(lr, epsilon=keras_eps), num_epochs=1, use_bias=use_bias
+    )
     layer.build((None, 30))
     layer.dense.kernel.assign(kernel)
     if use_bias:
@@ -150,7 +152,9 @@ def test_one_adam_step_equals_pytorch_fflayer(use_bias):
     assert np.abs(new_kernel - kernel).max() > 1e-3  # the step did move the weights
     np.testing.assert_allclose(new_kernel, reference.linear.weight.detach().numpy().T, atol=1e-5)
     if use_bias:
-        np.testing.assert_allclose(ops.convert_to_numpy(layer.dense.bias), reference.linear.bias.detach().numpy(), atol=1e-5)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(layer.dense.bias), reference.linear.bias.detach().numpy(), atol=1e-5
+        )
 
 
 def test_forward_forward_returns_the_trained_layers_outputs_and_lowers_the_loss():
@@ -166,6 +170,20 @@ def test_forward_forward_returns_the_trained_layers_outputs_and_lowers_the_loss(
     assert float(ops.convert_to_numpy(mean_loss)) < first_mean_loss - 0.05
 
 
+def test_regularizers_enter_the_local_loss():
+    rng = np.random.default_rng(6)
+    kernel, bias = random_weights(rng, 12, 6)
+    x_pos, x_neg = rng.random((10, 12)).astype("float32"), rng.random((8, 12)).astype("float32")
+    frozen = lambda: keras.optimizers.SGD(learning_rate=0.0)  # noqa: E731  (measure, do not move)
+    layer = FFDense(6, init_optimizer=frozen, num_epochs=1, kernel_regularizer=keras.regularizers.L2(0.5))
+    set_layer_weights(layer, kernel, bias)
+    _, _, loss = layer.forward_forward(x_pos, x_neg)
+    g_pos = (numpy_layer(x_pos, kernel, bias) ** 2).mean(axis=1)
+    g_neg = (numpy_layer(x_neg, kernel, bias) ** 2).mean(axis=1)
+    expected = numpy_softplus(np.concatenate([1.5 - g_pos, g_neg - 1.5])).mean() + 0.5 * np.sum(kernel**2)
+    assert float(ops.convert_to_numpy(loss)) == pytest.approx(expected, rel=1e-5)
+
+
 # ---------------------------------------------------------------- prediction
 
 
@@ -173,7 +191,7 @@ def test_predict_is_argmax_of_goodness_summed_over_layers_as_numpy_computes_it()
     rng = np.random.default_rng(3)
     net = FFNetwork([30, 12, 8])
     weights = [random_weights(rng, 30, 12), random_weights(rng, 12, 8)]
-    for layer, (kernel, bias) in zip(net.ff_layers, weights):
+    for layer, (kernel, bias) in zip(net.ff_layers, weights, strict=True):
         set_layer_weights(layer, kernel, bias)
     x = rng.random((50, 30)).astype("float32")
     scores = np.zeros((50, 10))
@@ -230,7 +248,7 @@ def test_fit_is_deterministic_for_a_seed():
     losses, weights = train(seed=5)
     losses_again, weights_again = train(seed=5)
     np.testing.assert_array_equal(losses, losses_again)
-    for a, b in zip(weights, weights_again):
+    for a, b in zip(weights, weights_again, strict=True):
         np.testing.assert_array_equal(a, b)
     _, other_weights = train(seed=6)  # other negatives, other weights
     assert not np.array_equal(weights[0], other_weights[0])
@@ -324,22 +342,26 @@ def test_chapter_classes_agree_with_the_package_on_the_same_weights():
     chapter = ChapterNetwork([30, 12, 8], num_epochs=3)
     package = FFNetwork([30, 12, 8], num_epochs=3)
     package.build()
-    for mine, theirs in zip(chapter.ff_layers, package.ff_layers):
+    for mine, theirs in zip(chapter.ff_layers, package.ff_layers, strict=True):
         kernel, bias = random_weights(rng, *ops.convert_to_numpy(theirs.dense.kernel).shape)
         set_layer_weights(mine, kernel, bias)
         set_layer_weights(theirs, kernel, bias)
     np.testing.assert_allclose(
-        ops.convert_to_numpy(chapter.overlay_y_on_x(x, y)), ops.convert_to_numpy(package.overlay_y_on_x(x, y)), rtol=1e-6
+        ops.convert_to_numpy(chapter.overlay_y_on_x(x, y)),
+        ops.convert_to_numpy(package.overlay_y_on_x(x, y)),
+        rtol=1e-6,
     )
     np.testing.assert_array_equal(chapter.predict(x), package.predict(x))
     # The same positive and negative data through both: same losses and weights after 3 steps.
     wrong = (y + 1) % 10
     h_mine = (chapter.overlay_y_on_x(x, y), chapter.overlay_y_on_x(x, wrong))
     h_theirs = h_mine
-    for mine, theirs in zip(chapter.ff_layers, package.ff_layers):
+    for mine, theirs in zip(chapter.ff_layers, package.ff_layers, strict=True):
         *h_mine, loss_mine = mine.forward_forward(*h_mine)
         *h_theirs, loss_theirs = theirs.forward_forward(*h_theirs)
-        assert float(ops.convert_to_numpy(loss_mine)) == pytest.approx(float(ops.convert_to_numpy(loss_theirs)), abs=1e-5)
+        assert float(ops.convert_to_numpy(loss_mine)) == pytest.approx(
+            float(ops.convert_to_numpy(loss_theirs)), abs=1e-5
+        )
         np.testing.assert_allclose(
             ops.convert_to_numpy(mine.dense.kernel), ops.convert_to_numpy(theirs.dense.kernel), atol=1e-5
         )
