@@ -453,7 +453,7 @@ def test_xla_compiled_training_matches_the_graph(ord):
         model.compile(
             ConditionalGradient(0.9, lambda_=2.0, ord=ord), "sparse_categorical_crossentropy", jit_compile=jit_compile
         )
-        model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
         assert model.jit_compile is jit_compile
         weights[jit_compile] = [to_numpy(w) for w in model.trainable_weights]
     for graph, xla in zip(weights[False], weights[True], strict=True):
