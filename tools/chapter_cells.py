@@ -55,10 +55,12 @@ def apply(path: pathlib.Path) -> None:
     cells = list(nb.cells)
     if cells and "colab.research.google.com" in cells[0].source:
         cells = cells[1:]
+    setup = nbformat.v4.new_code_cell(SETUP_SOURCE)
     if cells and cells[0].cell_type == "code" and cells[0].source.startswith("# Setup: install ffbook"):
+        # Keep an executed setup cell's output (the mode and device line) when refreshing it.
+        setup.outputs, setup.execution_count = cells[0].outputs, cells[0].execution_count
         cells = cells[1:]
     badge = nbformat.v4.new_markdown_cell(badge_source(path.name))
-    setup = nbformat.v4.new_code_cell(SETUP_SOURCE)
     nb.cells = [badge, setup, *cells]
     nbformat.write(nb, path)
 
