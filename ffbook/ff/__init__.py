@@ -3,6 +3,7 @@
 ``ffbook.ff.keras`` holds the Keras 3 version of the same layer (it does not import torch).
 """
 
+from .baseline import backprop_mlp, train_backprop
 from .core import (
     as_features,
     as_labels,
@@ -13,7 +14,6 @@ from .core import (
     overlay_labels,
     random_wrong_labels,
 )
-from .baseline import backprop_mlp, train_backprop
 from .model import FFLayer, FFNet
 from .presets import PRESETS, get_preset
 from .training import FFConfig, History, build_net, evaluate, fit, mnist_tensors, train

@@ -39,7 +39,14 @@ AMP_MODES = ("none", "bf16")
 
 @dataclasses.dataclass(frozen=True)
 class FFConfig:
-    """Everything that defines a run; presets are instances of it (see ``presets.py``)."""
+    """Everything that defines a run; presets are instances of it (see ``presets.py``).
+
+    Speed options: ``tf32`` lets CUDA matmuls use TF32 (on by default; fp32 accumulation, about
+    10 significant bits per input, which FF tolerates like backprop does); ``amp="bf16"`` runs
+    the layers under bfloat16 autocast. bf16 is experimental: in our CPU check on a toy task it
+    did not learn where float32 did, so no preset uses it. ``compile=True`` wraps the training
+    step in ``torch.compile`` (untested on GPU so far; see bench/RESULTS.md).
+    """
 
     name: str = "custom"
     dims: tuple[int, ...] = (784, 500, 500)
