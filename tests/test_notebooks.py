@@ -121,3 +121,45 @@ def test_setup_cell_installs_ffbook_when_it_is_missing(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (target / "ffbook" / "__init__.py").is_file()
     assert "ffbook 0.1.0 | mode:" in result.stdout
+
+
+def test_setup_cell_installs_from_the_configured_repository():
+    assert f'"git+{CONFIG["repository"]["url"]}"' in chapter_cells.SETUP_SOURCE
+
+
+import progress_text  # noqa: E402
+
+
+def _tqdm_state(value: float, maximum: float) -> dict:
+    html_model = lambda text: {"model_name": "HTMLModel", "state": {"value": text}}
+    return {
+        "box": {
+            "model_name": "HBoxModel",
+            "state": {"children": ["IPY_MODEL_left", "IPY_MODEL_bar", "IPY_MODEL_right"]},
+        },
+        "left": html_model("epochs:\u2007\u200750%"),
+        "bar": {"model_name": "FloatProgressModel", "state": {"value": value, "max": maximum}},
+        "right": html_model("\u20073/6\u2007[00:01&lt;00:01,\u20072.00it/s]"),
+    }
+
+
+def test_progress_text_rebuilds_the_final_bar_from_widget_state():
+    expected = "epochs:  50%|█████     | 3/6 [00:01<00:01, 2.00it/s]"  # as tqdm prints it
+    assert progress_text.progress_text(_tqdm_state(3, 6), "box") == expected
+    assert progress_text.progress_text(_tqdm_state(6, 6), "box").count("█") == 10
+    assert progress_text.progress_text(_tqdm_state(3, 6), "left") is None  # not a progress bar
+    notebook = {
+        "metadata": {"widgets": {progress_text.WIDGET_STATE: {"state": _tqdm_state(3, 6)}}},
+        "cells": [{"cell_type": "code", "outputs": [{"output_type": "display_data", "data": {
+            progress_text.WIDGET_VIEW: {"model_id": "box"}, "text/plain": ["epochs:   0%|          | 0/6"]}}]}],
+    }
+    assert progress_text.fix_notebook(notebook) == 1
+    assert notebook["cells"][0]["outputs"][0]["data"]["text/plain"] == [expected]
+    assert progress_text.fix_notebook(notebook) == 0
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_progress_bars_show_their_final_state_on_the_static_page(path):
+    """The site shows a widget's text fallback: a tqdm bar's must be its final state, not "0%"."""
+    notebook = json.loads(path.read_text())
+    assert progress_text.fix_notebook(notebook) == 0, f"run: python tools/progress_text.py {path.relative_to(ROOT)}"
