@@ -23,6 +23,20 @@ def _check_step(h: float) -> float:
     return h
 
 
+def _real_array(value, name: str) -> np.ndarray:
+    """``value`` as a new float64 array; a TypeError/ValueError naming ``name`` otherwise."""
+    expected = "a real number or a rectangular array (ndarray, nested lists or tuples) of real numbers"
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__}")
+    try:
+        array = np.asarray(value)
+    except ValueError as exc:  # NumPy refuses ragged nesting
+        raise ValueError(f"{name} must be {expected}, got a ragged sequence (rows of different lengths)") from exc
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} of dtype {array.dtype}")
+    return np.array(array, dtype=np.float64, copy=True)
+
+
 def _check_callable(f) -> None:
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
@@ -46,8 +60,12 @@ def numerical_derivative(f: Callable[[float], float], x: float, h: float = 1e-5,
     """
     _check_callable(f)
     h = _check_step(h)
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.floating, np.integer)):
-        raise TypeError(f"x must be a real number, got {type(x).__name__}")
+    if isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "iuf":
+        x = x.item()
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.floating, np.integer)):
+        raise TypeError(
+            f"x must be a real number (int or float; use numerical_gradient for arrays), got {type(x).__name__}"
+        )
     x = float(x)
     if not math.isfinite(x):
         raise ValueError(f"x must be finite, got {x}")
@@ -63,12 +81,14 @@ def numerical_derivative(f: Callable[[float], float], x: float, h: float = 1e-5,
 def numerical_gradient(f: Callable[[np.ndarray], float], x, h: float = 1e-5) -> np.ndarray:
     """Central-difference gradient of a scalar function of an array of any shape.
 
-    Perturbs one entry at a time (2 * x.size calls of f) and returns an array
+    ``x`` is a real number or a rectangular array-like (ndarray, nested lists) of
+    real numbers; ragged nesting, ``None``, strings and non-real dtypes are refused.
+    Perturbs one entry at a time (2 * x.size calls of f) and returns a float64 array
     shaped like ``x``. ``x`` itself is left unchanged.
     """
     _check_callable(f)
     h = _check_step(h)
-    point = np.array(x, dtype=np.float64, copy=True)
+    point = _real_array(x, "x")
     if point.size == 0:
         raise ValueError("x must have at least one entry, got an empty array")
     if not np.all(np.isfinite(point)):
@@ -90,16 +110,19 @@ def gradient_check(analytic, numeric, eps: float = 1e-12) -> float:
     """Relative error ``|a - n| / max(|a| + |n|, eps)`` (norms over all entries).
 
     Around 1e-7 or below in float64 means the analytic gradient is right;
-    1e-2 or above means it is almost certainly wrong.
+    1e-2 or above means it is almost certainly wrong. ``eps`` (a finite number > 0)
+    keeps the ratio defined when both gradients are zero.
     """
-    a = np.asarray(analytic, dtype=np.float64)
-    n = np.asarray(numeric, dtype=np.float64)
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.floating, np.integer)):
+        raise TypeError(f"eps must be a real number, got {type(eps).__name__}")
+    if not math.isfinite(eps) or eps <= 0:
+        raise ValueError(f"eps must be a finite number > 0, got {eps}")
+    a = _real_array(analytic, "analytic")
+    n = _real_array(numeric, "numeric")
     if a.shape != n.shape:
         raise ValueError(f"analytic and numeric must have the same shape, got {a.shape} and {n.shape}")
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(n))):
         raise ValueError("analytic and numeric must contain only finite values")
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
     return float(np.linalg.norm(a - n) / max(np.linalg.norm(a) + np.linalg.norm(n), eps))
 
 

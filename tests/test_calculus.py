@@ -114,3 +114,76 @@ def test_bad_inputs_are_refused_with_clear_errors():
         gradient_check([np.nan], [1.0])
     with pytest.raises(ValueError, match="method must be"):
         optimal_step("sideways")
+
+
+@pytest.mark.parametrize(
+    ("x", "error", "match"),
+    [
+        ([1.0, [2.0, 3.0]], ValueError, r"x must be .*rectangular array.*ragged"),
+        ([[1.0, 2.0], [3.0]], ValueError, r"x must be .*rectangular array.*ragged"),
+        (None, TypeError, r"x must be a real number or a rectangular array.*got NoneType"),
+        ("1.5", TypeError, r"x must be a real number or a rectangular array.*got str"),
+        (b"1", TypeError, r"x must be .*got bytes"),
+        ([1.0, None], TypeError, r"x must be .*dtype object"),
+        ([True, False], TypeError, r"x must be .*dtype bool"),
+        (np.array([1 + 2j]), TypeError, r"x must be .*dtype complex128"),
+    ],
+    ids=["ragged", "ragged-2d", "none", "str", "bytes", "none-inside", "bool", "complex"],
+)
+def test_numerical_gradient_refuses_bad_x(x, error, match):
+    calls = []
+    with pytest.raises(error, match=match):
+        numerical_gradient(lambda v: calls.append(v) or 0.0, x)
+    assert calls == []  # refused before f is ever called
+
+
+@pytest.mark.parametrize(
+    "x", [[1.0, [2.0, 3.0]], None, "1.5", [0.5], np.array([0.5]), True, 1 + 2j], ids=repr
+)
+def test_numerical_derivative_refuses_bad_x(x):
+    with pytest.raises(TypeError, match=r"x must be a real number \(int or float; use numerical_gradient for arrays\)"):
+        numerical_derivative(math.sin, x)
+
+
+def test_numerical_derivative_accepts_numpy_scalars_and_zero_d_arrays():
+    for x in (np.float32(0.5), np.int64(0), np.array(0.5)):
+        assert numerical_derivative(math.sin, x) == pytest.approx(math.cos(float(x)), rel=1e-9)
+
+
+def test_gradient_of_integer_input_is_float():
+    # d/dv (v . v) = 2v; an int array must not truncate the perturbed points.
+    got = numerical_gradient(lambda v: float(v @ v), np.array([1, 2], dtype=np.int64))
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, [2.0, 4.0])
+
+
+@pytest.mark.parametrize(
+    ("analytic", "numeric", "error", "match"),
+    [
+        ([1.0, [2.0]], [1.0, 2.0], ValueError, r"analytic must be .*ragged"),
+        ([1.0, 2.0], [[1.0], [2.0, 3.0]], ValueError, r"numeric must be .*ragged"),
+        (None, [1.0], TypeError, r"analytic must be .*got NoneType"),
+        ([1.0], "1.0", TypeError, r"numeric must be .*got str"),
+    ],
+)
+def test_gradient_check_refuses_bad_arrays(analytic, numeric, error, match):
+    with pytest.raises(error, match=match):
+        gradient_check(analytic, numeric)
+
+
+@pytest.mark.parametrize(
+    ("eps", "error"),
+    [(0, ValueError), (0.0, ValueError), (-1e-12, ValueError), (math.inf, ValueError), (math.nan, ValueError),
+     ("tiny", TypeError), (None, TypeError), (True, TypeError)],
+)
+def test_gradient_check_refuses_bad_eps(eps, error):
+    with pytest.raises(error, match="eps must be"):
+        gradient_check([1.0], [1.0], eps=eps)
+
+
+def test_gradient_check_eps_guards_only_the_all_zero_case():
+    # Both zero: 0 / max(0, eps) = 0 for any eps > 0.
+    assert gradient_check([0.0], [0.0], eps=1e-300) == 0.0
+    # |a - n| = 1e-20, |a| + |n| = 1e-20: the ratio is 1 with a tiny eps, 1e-20 / 1e-10 with a large one.
+    assert gradient_check([1e-20], [0.0], eps=1e-30) == pytest.approx(1.0)
+    assert gradient_check([1e-20], [0.0], eps=1e-10) == pytest.approx(1e-10)
