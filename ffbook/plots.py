@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 
 __all__ = [
@@ -242,7 +243,9 @@ def plot_ff_layer_losses(history, ax=None, title: str = "Forward-Forward loss pe
     """Draw each layer's mean FF loss per epoch from a Forward-Forward history mapping.
 
     ``history["layer_loss"]`` holds one list per epoch with one loss per layer. The dotted line
-    is $\\log 2$, the loss of a layer that cannot tell positive from negative data at all.
+    is $\\log 2$: a layer that gives positive and negative data the same goodness $G$ has loss
+    $\\tfrac12[\\operatorname{softplus}(\\theta - G) + \\operatorname{softplus}(G - \\theta)] \\ge \\log 2$
+    (equality at $G = \\theta$), so a loss below the line means the layer tells them apart.
     Returns the axes.
     """
     losses = _history_series(history, "layer_loss")
@@ -253,7 +256,8 @@ def plot_ff_layer_losses(history, ax=None, title: str = "Forward-Forward loss pe
     epochs = np.arange(1, len(losses) + 1)
     for layer in range(losses.shape[1]):
         ax.plot(epochs, losses[:, layer], marker="o" if len(epochs) < 30 else None, label=f"layer {layer + 1}")
-    ax.axhline(np.log(2.0), color="gray", linestyle=":", label="log 2 (chance)")
+    ax.axhline(np.log(2.0), color="gray", linestyle=":", label="log 2 (best without telling pos. from neg.)")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean FF loss")
     ax.set_title(title)
@@ -280,6 +284,10 @@ def plot_ff_test_error(history, ax=None, title: str = "Test error per epoch", re
     for index, (label, value) in enumerate((references or {}).items()):
         ax.axhline(value, linestyle="--", color=f"C{index + 2}", label=f"{label}: {value:.2f}%")
     ax.set_yscale("log")
+    # plain numbers (2, 3, 5) on the log axis rather than 2x10^0
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("test error (%, log scale)")
     ax.set_title(title)
