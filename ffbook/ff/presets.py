@@ -46,7 +46,7 @@ PRESETS: dict[str, FFConfig] = {
             "Hinton (2022), 'The Forward-Forward Algorithm', section 3.3: four hidden layers of 2000 ReLUs, "
             "60 epochs, mini-batches, label one-hot in the first 10 pixels, prediction by the goodness of "
             "every label summed over all layers but the first; reported test error 1.36%. The paper leaves "
-            "the optimiser open; ours, from short CPU runs at reduced width (bench/RESULTS.md): batch 100, "
+            "the optimiser open; ours, from short CPU runs at reduced width (not yet run at full size): batch 100, "
             "Adam 3e-3 for 30 epochs then cooled linearly to 0 (loeweX's schedule), RMS length normalisation, "
             "mean-of-squares goodness against threshold 2 (a mean, so settings tuned at width 500-1000 carry "
             "over to 2000), label pixel at 4.0 (a stronger label signal learned much faster than 1.0), hard "

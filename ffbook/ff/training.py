@@ -45,7 +45,7 @@ class FFConfig:
     10 significant bits per input, which FF tolerates like backprop does); ``amp="bf16"`` runs
     the layers under bfloat16 autocast. bf16 is experimental: in our CPU check on a toy task it
     did not learn where float32 did, so no preset uses it. ``compile=True`` wraps the training
-    step in ``torch.compile`` (untested on GPU so far; see bench/RESULTS.md).
+    step in ``torch.compile`` (not yet measured on a GPU; ``bench/ff_torch.py --compile`` does that).
     """
 
     name: str = "custom"
