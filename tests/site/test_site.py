@@ -13,11 +13,16 @@ import json
 import pathlib
 import re
 import shutil
+import socket
 import threading
 import urllib.parse
 
 import pytest
 import yaml
+
+# tests/conftest.py blocks the network for every test; these talk to the local server and
+# to chromedriver over localhost only, so that much is allowed and nothing else.
+pytestmark = pytest.mark.allow_hosts(["127.0.0.1", "localhost", "::1"])
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
@@ -40,6 +45,28 @@ def colab_link(page: str) -> str | None:
         return None
     repo = config["repository"]["url"].removeprefix("https://github.com/")
     return f"https://colab.research.google.com/github/{repo}/blob/{config['repository']['branch']}/{page}.ipynb"
+
+
+def page_markdown(page: str) -> str:
+    """The prose a page is built from: a notebook's markdown cells, or a MyST .md file."""
+    notebook, markdown = ROOT / f"{page}.ipynb", ROOT / f"{page}.md"
+    if notebook.exists():
+        cells = json.loads(notebook.read_text())["cells"]
+        return "\n\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown")
+    if markdown.exists():
+        return markdown.read_text()
+    raise FileNotFoundError(f"{page}: neither {notebook.name} nor {markdown.name} exists")
+
+
+# Display math ($$...$$), inline math ($...$ with no space inside the dollars), or MyST math
+# written as a {math} role/directive or an amsmath environment.
+MATH = re.compile(r"\$\$.+?\$\$|(?<![\\$])\$(?=\S)[^$\n]+?(?<=\S)\$(?!\$)|\{math\}|\\begin\{[a-z]+\*?\}", re.S)
+# Fenced code (```python ... ```) is not typeset; MyST directives (```{math}) are kept.
+CODE_FENCE = re.compile(r"^(`{3,}|~{3,})(?!\s*\{).*?^\1\s*$", re.S | re.M)
+
+
+def has_math(markdown: str) -> bool:
+    return MATH.search(CODE_FENCE.sub("", markdown)) is not None
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -140,19 +167,62 @@ def test_page_reads_well(page, server, browser):
     broken = [src for src, complete, width in images if not complete or width == 0]
     assert not broken, f"images that did not load on {page}: {broken}"
 
+    # Math, whether the page comes from a notebook or from a .md file.
     body_text = browser.execute_script("return document.querySelector('main').innerText")
-    source = (ROOT / f"{page}.ipynb").read_text() if (ROOT / f"{page}.ipynb").exists() else ""
-    if "$" in source or page.endswith("intro"):
-        typeset = browser.execute_script("return document.querySelectorAll('mjx-container').length")
-        if "$" in source:
-            assert typeset > 0, f"no math typeset on {page}"
-        assert not re.search(r"\$\$", body_text), f"raw $$ left on {page}"
+    assert not re.search(r"\$\$", body_text), f"raw $$ left on {page}"
+    if has_math(page_markdown(page)):
+        typeset = browser.execute_script("return document.querySelectorAll('main mjx-container').length")
+        assert typeset > 0, f"no math typeset on {page}"
 
+    # The launch button in the page header (sphinx-book-theme's launch dropdown) and the
+    # badge in the notebook's first cell share one href: look at each in its own place.
+    launch = browser.execute_script(
+        "return Array.from(document.querySelectorAll("
+        "'.article-header-buttons .dropdown-launch-buttons .dropdown-menu a.dropdown-item'))"
+        ".map(a => [a.href, a.textContent.trim()])"
+    )
+    badges = browser.execute_script(
+        "return Array.from(document.querySelectorAll('article.bd-article a'))"
+        ".filter(a => a.querySelector('img[alt=\"Open In Colab\"]')).map(a => a.href)"
+    )
     link = colab_link(page)
-    if link is not None:
+    if link is None:  # a .md page: nothing to launch
+        assert launch == [] and badges == [], f"{page} offers launch links: {launch} {badges}"
+    else:
+        assert launch == [[link, "Colab"]], f"{page}: header launch button is {launch}, expected Colab at {link}"
+        assert badges == [link], f"{page}: Colab badge links to {badges}, expected {link}"
         hrefs = browser.execute_script("return Array.from(document.querySelectorAll('a')).map(a => a.href)")
-        assert link in hrefs, f"{page} has no Colab link to {link}"
         assert all(not h.startswith("https://colab.research.google.com") or h == link for h in hrefs)
         figures = browser.execute_script("return document.querySelectorAll('.cell_output img').length")
         assert figures > 0, f"{page} shows no figure"
 
+
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        ("The slope $f'(x)$ of a curve.", True),
+        ("Display:\n\n$$\n\\frac{df}{dx}\n$$\n", True),
+        ("```{math}\ne^{i\\pi} + 1 = 0\n```", True),
+        ("A role: {math}`x^2`.", True),
+        ("\\begin{align*} a &= b \\end{align*}", True),
+        ("It costs $ 5 and $ 6, no math.", False),
+        ("```bash\necho $HOME $PATH\n```\nPlain prose.", False),
+        ("No dollars at all.", False),
+    ],
+)
+def test_math_is_detected_in_markdown(markdown, expected):
+    assert has_math(markdown) is expected
+
+
+def test_every_page_source_is_read():
+    for page in toc_pages():
+        assert page_markdown(page).strip(), f"{page}: no markdown read"
+    assert "# " in page_markdown(toc_pages()[0])  # intro.md, a .md page
+
+
+
+def test_only_localhost_is_reachable_from_these_tests():
+    from pytest_socket import SocketConnectBlockedError
+
+    with pytest.raises(SocketConnectBlockedError), pytest.warns(UserWarning, match="203.0.113.7"):
+        socket.create_connection(("203.0.113.7", 80), timeout=1)  # TEST-NET-3: never routed
