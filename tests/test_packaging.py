@@ -5,8 +5,12 @@ from __future__ import annotations
 import pathlib
 
 import pytest
-import tomllib
 import yaml
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (the dev extra installs it there)
+    import tomli as tomllib
 
 import ffbook
 
@@ -26,6 +30,21 @@ def test_environment_yml_names_the_same_dependencies_as_pyproject():
     assert listed == expected
     assert "python=3.11" in env["dependencies"]
     assert env["channels"] == ["conda-forge"]
+
+
+def test_dev_extra_installs_what_the_tests_import():
+    from packaging.markers import Marker
+    from packaging.requirements import Requirement
+
+    lines = pyproject()["project"]["optional-dependencies"]["dev"]
+    dev = {Requirement(line).name.lower(): Requirement(line) for line in lines}
+    # pytest-socket blocks the network, selenium drives Chromium, pyyaml reads _toc.yml and
+    # environment.yml, packaging parses requirements, tomli stands in for tomllib before 3.11.
+    for name in ("pytest", "pytest-socket", "nbval", "selenium", "pyyaml", "packaging", "tomli"):
+        assert name in dev, f"the dev extra lacks {name}"
+    assert dev["tomli"].marker == Marker("python_version < '3.11'")
+    assert dev["tomli"].marker.evaluate({"python_version": "3.10"})
+    assert not dev["tomli"].marker.evaluate({"python_version": "3.11"})
 
 
 def test_no_exact_pins_of_the_frameworks():
