@@ -14,6 +14,10 @@ import pathlib
 import platform
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ffbook.ff import FFConfig
 
 
 def _environment(device) -> dict:
@@ -71,17 +75,47 @@ def _save_figures(out: pathlib.Path, history, net, x_test, y_test, config) -> li
     return written
 
 
-def train_command(args: argparse.Namespace) -> dict:
+# Command-line options that override a field of the preset's FFConfig, by field name.
+_OVERRIDES = {"epochs": "--epochs", "seed": "--seed", "amp": "--amp", "batch_size": "--batch-size"}
+
+
+def config_from_args(args: argparse.Namespace) -> FFConfig:
+    """The preset named by ``--preset`` with the options given on the command line applied.
+
+    Raises ``ValueError`` with a message in argparse's style ("argument --batch-size: ...") when the
+    options do not fit the preset; ``main`` turns it into a usage error (exit status 2).
+    """
+    from ffbook.ff import get_preset
+    from ffbook.ff.presets import PRESETS
+
+    config = get_preset(args.preset)
+    changes = {field: getattr(args, field) for field in _OVERRIDES if getattr(args, field) is not None}
+    if args.compile:
+        changes["compile"] = True
+    if config.schedule == "greedy" and changes.get("batch_size") is not None:
+        mini_batch = sorted(name for name, preset in PRESETS.items() if preset.batch_size is not None)
+        raise ValueError(
+            f"argument --batch-size: preset {config.name!r} trains layer by layer on the whole training set as one "
+            f"batch, so it takes no --batch-size; presets with mini-batches: {', '.join(mini_batch)}"
+        )
+    try:
+        return config.replace(**changes)
+    except ValueError as error:
+        given = ", ".join(
+            _OVERRIDES[field] + f" {value}" if field in _OVERRIDES else f"--{field}" for field, value in changes.items()
+        )
+        raise ValueError(f"the options ({given}) do not fit preset {config.name!r}: {error}") from error
+
+
+def train_command(args: argparse.Namespace, config: FFConfig | None = None) -> dict:
+    """Run ``train`` with parsed arguments; ``config`` defaults to ``config_from_args(args)``."""
     import torch
 
     import ffbook
-    from ffbook.ff import build_net, evaluate, fit, get_preset, mnist_tensors
+    from ffbook.ff import build_net, evaluate, fit, mnist_tensors
 
-    config = get_preset(args.preset)
-    changes = {key: getattr(args, key) for key in ("epochs", "seed", "amp", "batch_size") if getattr(args, key)}
-    if args.compile:
-        changes["compile"] = True
-    config = config.replace(**changes)
+    if config is None:
+        config = config_from_args(args)
     device = torch.device(args.device or ffbook.default_device())
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda was asked for, but PyTorch sees no CUDA device")
@@ -124,23 +158,38 @@ def train_command(args: argparse.Namespace) -> dict:
     return record
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ffbook", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a Forward-Forward preset on MNIST")
+    # Errors found after parsing (options that do not fit the preset) go through the train
+    # sub-command's own usage message and exit status 2, like errors found while parsing.
+    train.set_defaults(usage_error=train.error)
     from ffbook.ff.presets import PRESETS
 
     train.add_argument("--preset", required=True, choices=sorted(PRESETS), help="the recipe to run")
-    train.add_argument("--epochs", type=int, help="override the preset's number of epochs")
+    train.add_argument("--epochs", type=_positive_int, help="override the preset's number of epochs")
     train.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
     train.add_argument("--out", default="ffbook-run", help="folder for results.json and the figures")
     train.add_argument("--seed", type=int, help="override the preset's seed")
-    train.add_argument("--batch-size", type=int, help="override the preset's mini-batch size")
+    train.add_argument(
+        "--batch-size", type=_positive_int, help="override the preset's mini-batch size (mini-batch presets only)"
+    )
     train.add_argument("--amp", choices=["none", "bf16"], help="bf16 autocast (CUDA)")
     train.add_argument("--compile", action="store_true", help="torch.compile the training step")
-    train.add_argument("--train-size", type=int, help="use only the first N training images")
-    train.add_argument("--test-size", type=int, help="use only the first N test images")
-    train.add_argument("--eval-every", type=int, help="measure the test error every K epochs")
+    train.add_argument("--train-size", type=_positive_int, help="use only the first N training images")
+    train.add_argument("--test-size", type=_positive_int, help="use only the first N test images")
+    train.add_argument("--eval-every", type=_positive_int, help="measure the test error every K epochs")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -148,11 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
-        for name in ("epochs", "train_size", "test_size", "eval_every", "batch_size"):
-            value = getattr(args, name)
-            if value is not None and value < 1:
-                raise SystemExit(f"error: --{name.replace('_', '-')} must be a positive integer, got {value}")
-        train_command(args)
+        try:
+            config = config_from_args(args)
+        except ValueError as error:
+            args.usage_error(str(error))  # prints the usage and the message, exits with status 2
+        train_command(args, config)
     return 0
 
 

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-__all__ = ["derivative_explorer", "threshold_explorer"]
+if TYPE_CHECKING:
+    import ipywidgets
+    import numpy as np
+
+__all__ = ["derivative_explorer", "shift_negative_goodness", "shifted_threshold_summary", "threshold_explorer"]
 
 _STATIC_NOTE = "Interactive explorer: run this notebook (locally or in Colab) to move the sliders."
 
 
-def _explorer(interactive):
-    """Wrap an ``interactive`` so that its plain-text form (what a static page shows) reads well."""
+def _explorer(interactive, *extra):
+    """Wrap an ``interactive`` so that its plain-text form (what a static page shows) reads well.
+
+    ``extra`` widgets (a read-out, say) go between the controls and the figure.
+    """
     import ipywidgets as widgets
 
     class Explorer(widgets.VBox):
         def __repr__(self) -> str:
             return _STATIC_NOTE
 
-    return Explorer(children=interactive.children)
+    *controls, output = interactive.children
+    return Explorer(children=(*controls, *extra, output))
 
 
 def derivative_explorer(f: Callable, df: Callable, x: float = 1.0, h: float = 1.0, label: str = "f"):
@@ -46,13 +55,51 @@ def derivative_explorer(f: Callable, df: Callable, x: float = 1.0, h: float = 1.
     return _explorer(widgets.interactive(draw, x=x_slider, log10_h=h_slider))
 
 
-def threshold_explorer(g_pos, g_neg, threshold: float = 1.5, max_threshold: float | None = None):
-    """A slider for the Forward-Forward threshold $\\theta$ over given goodness values.
+def shift_negative_goodness(g_neg, shift: float) -> np.ndarray:
+    """The negative goodness values moved by ``shift``: $\\max(G_{neg} + \\Delta, 0)$.
+
+    Goodness is a sum (or mean) of squares and cannot go below 0, so values pushed below 0 stop
+    there. Returns a float NumPy array.
+    """
+    import numpy as np
+
+    if isinstance(shift, bool) or not isinstance(shift, (int, float, np.integer, np.floating)):
+        raise TypeError(f"shift must be a real number, got {type(shift).__name__}")
+    if not np.isfinite(shift):
+        raise ValueError(f"shift must be a finite number, got {shift}")
+    return np.maximum(np.asarray(g_neg, dtype=float).ravel() + float(shift), 0.0)
+
+
+def shifted_threshold_summary(g_pos, g_neg, threshold: float, shift: float = 0.0) -> dict:
+    """``ffbook.plots.threshold_summary`` after moving the negatives by ``shift`` (see
+    ``shift_negative_goodness``), plus ``loss_unshifted``, the loss at the same $\\theta$ without the
+    shift, and ``text``, the one-line read-out the explorer shows.
+    """
+    from ffbook.plots import threshold_summary
+
+    unshifted = threshold_summary(g_pos, g_neg, threshold)  # validates g_pos, g_neg and threshold
+    summary = threshold_summary(g_pos, shift_negative_goodness(g_neg, shift), threshold)
+    summary["loss_unshifted"] = unshifted["loss"]
+    summary["text"] = (
+        f"θ = {threshold:.3g}, negatives moved by {shift:+.3g}: loss {summary['loss']:.4f} "
+        f"(unmoved: {unshifted['loss']:.4f}), {summary['accuracy']:.1%} of samples on the right side of θ"
+    )
+    return summary
+
+
+def threshold_explorer(
+    g_pos, g_neg, threshold: float = 1.5, max_threshold: float | None = None, max_shift: float | None = None
+) -> ipywidgets.VBox:
+    """Sliders for the Forward-Forward threshold $\\theta$ and for the position of the negative data.
 
     Re-draws ``ffbook.plots.plot_threshold_effect``: the goodness histograms with $\\theta$ marked,
-    $p(\\text{positive}) = \\sigma(G - \\theta)$ and the loss as a function of $\\theta$.
-    ``max_threshold`` bounds the slider (default: the 99th percentile of all goodness values).
-    Returns a widget box (display it in a notebook); its text form says how to use it.
+    $p(\\text{positive}) = \\sigma(G - \\theta)$ and the loss as a function of $\\theta$. The second
+    slider moves every negative goodness value by $\\Delta$ (clipped at 0, see
+    ``shift_negative_goodness``): move them down and the two groups separate, up and they overlap.
+    A line of text under the sliders gives the resulting loss (``shifted_threshold_summary``).
+    ``max_threshold`` bounds the $\\theta$ slider and ``max_shift`` the $\\Delta$ slider (both default
+    to the 99th percentile of all goodness values). Returns a widget box (display it in a
+    notebook); its text form says how to use it.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -61,17 +108,31 @@ def threshold_explorer(g_pos, g_neg, threshold: float = 1.5, max_threshold: floa
     from ffbook.plots import plot_threshold_effect, threshold_summary
 
     threshold_summary(g_pos, g_neg, threshold)  # validates all three arguments
+    spread = float(np.percentile(np.concatenate([np.ravel(g_pos), np.ravel(g_neg)]), 99))
     if max_threshold is None:
-        max_threshold = float(np.percentile(np.concatenate([np.ravel(g_pos), np.ravel(g_neg)]), 99))
+        max_threshold = spread
     if not (np.isfinite(max_threshold) and max_threshold > 0):
         raise ValueError(f"max_threshold must be a finite number > 0, got {max_threshold}")
+    if max_shift is None:
+        max_shift = spread if spread > 0 else 1.0
+    if not (np.isfinite(max_shift) and max_shift > 0):
+        raise ValueError(f"max_shift must be a finite number > 0, got {max_shift}")
     max_threshold = max(max_threshold, threshold)
+    readout = widgets.Label()
 
-    def draw(threshold: float) -> None:
-        plot_threshold_effect(g_pos, g_neg, threshold)
+    def draw(threshold: float, shift: float) -> None:
+        summary = shifted_threshold_summary(g_pos, g_neg, threshold, shift)
+        readout.value = summary["text"]
+        figure = plot_threshold_effect(
+            g_pos, shift_negative_goodness(g_neg, shift), threshold, title=summary["text"].replace(" (", "\n(", 1)
+        )
         plt.show()
+        plt.close(figure)
 
     slider = widgets.FloatSlider(
         value=threshold, min=0.0, max=max_threshold, step=max_threshold / 200, description="θ", readout_format=".3g"
     )
-    return _explorer(widgets.interactive(draw, threshold=slider))
+    shift_slider = widgets.FloatSlider(
+        value=0.0, min=-max_shift, max=max_shift, step=max_shift / 100, description="Δ negatives", readout_format="+.3g"
+    )
+    return _explorer(widgets.interactive(draw, threshold=slider, shift=shift_slider), readout)

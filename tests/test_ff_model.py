@@ -171,10 +171,20 @@ def test_bad_input_is_refused(call, error, match):
         call(_net())
 
 
+@pytest.fixture
+def full_fp32_cuda_matmuls():
+    """CUDA matmuls in full float32 (no TF32) for one test; the global flag is put back afterwards."""
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_and_cpu_predict_the_same():
-    torch.backends.cuda.matmul.allow_tf32 = False
+def test_cuda_and_cpu_predict_the_same(full_fp32_cuda_matmuls):
     net = _net(dims=[784, 200, 200, 200], first_scored_layer=1)
     x = torch.rand(500, 784, generator=torch.Generator().manual_seed(0))
     cpu_scores = net.goodness_per_label(x)

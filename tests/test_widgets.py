@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import matplotlib
 
@@ -101,6 +102,77 @@ def test_threshold_explorer_slider_and_static_text():
     assert "run this notebook" in repr(explorer)
 
 
+def _numpy_ff_loss(g_pos, g_neg, theta):
+    """The FF loss written out: mean of log(1 + e^(theta - G_pos)) and log(1 + e^(G_neg - theta))."""
+    z = np.concatenate([theta - np.asarray(g_pos, float), np.asarray(g_neg, float) - theta])
+    return float(np.mean(np.log(1.0 + np.exp(z))))
+
+
+def test_shift_negative_goodness_moves_and_clips_at_zero():
+    from ffbook.widgets import shift_negative_goodness
+
+    np.testing.assert_allclose(shift_negative_goodness([0.5, 2.0, 0.1], -0.3), [0.2, 1.7, 0.0])
+    np.testing.assert_allclose(shift_negative_goodness(np.array([[1.0], [3.0]]), 0.25), [1.25, 3.25])
+    with pytest.raises(TypeError, match="shift"):
+        shift_negative_goodness([1.0], True)
+    with pytest.raises(ValueError, match="shift"):
+        shift_negative_goodness([1.0], float("inf"))
+
+
+def test_shifted_threshold_summary_equals_a_numpy_computation():
+    from ffbook.widgets import shifted_threshold_summary
+
+    # By hand: G_pos = [3, 1], G_neg = [0.5, 2.5] moved by -1 -> [0, 1.5]; theta = 1.5.
+    summary = shifted_threshold_summary([3.0, 1.0], [0.5, 2.5], 1.5, -1.0)
+    by_hand = (math.log1p(math.exp(-1.5)) + math.log1p(math.exp(0.5)) + math.log1p(math.exp(-1.5)) + math.log(2)) / 4
+    assert summary["loss"] == pytest.approx(by_hand, rel=1e-12)
+    assert summary["loss_unshifted"] == pytest.approx(_numpy_ff_loss([3.0, 1.0], [0.5, 2.5], 1.5), rel=1e-12)
+    assert summary["accuracy"] == pytest.approx(2 / 4)  # 3 > 1.5 and 0 < 1.5; 1 and 1.5 are on the wrong side
+    assert summary["text"] == (
+        f"θ = 1.5, negatives moved by -1: loss {by_hand:.4f} (unmoved: {summary['loss_unshifted']:.4f}), "
+        "50.0% of samples on the right side of θ"
+    )
+
+
+def test_threshold_explorer_shows_the_loss_for_both_sliders():
+    from ffbook.widgets import threshold_explorer
+
+    rng = np.random.default_rng(3)
+    g_pos, g_neg = rng.gamma(4.0, 0.6, 400), rng.gamma(2.0, 0.4, 300)
+    explorer = threshold_explorer(g_pos, g_neg, threshold=1.5)
+    sliders = {w.description: w for w in explorer.children if hasattr(w, "description") and w.description}
+    assert set(sliders) == {"θ", "Δ negatives"}
+    assert sliders["Δ negatives"].value == 0.0 and sliders["Δ negatives"].min == -sliders["Δ negatives"].max
+    readouts = [w for w in explorer.children if type(w).__name__ == "Label"]
+    assert len(readouts) == 1
+    pattern = re.compile(
+        r"θ = (\S+), negatives moved by (\S+): loss (\S+) \(unmoved: (\S+)\), (\S+)% of samples on the right side of θ"
+    )
+
+    def displayed() -> tuple[float, ...]:
+        match = pattern.fullmatch(readouts[0].value)
+        assert match, readouts[0].value
+        return tuple(float(group) for group in match.groups())
+
+    matplotlib.pyplot.close("all")
+    losses = {}
+    for asked in [(1.5, 0.0), (1.5, -0.8), (2.2, 0.6), (0.9, -3.0)]:
+        sliders["θ"].value, sliders["Δ negatives"].value = asked
+        theta, shift = sliders["θ"].value, sliders["Δ negatives"].value  # the values the sliders hold
+        moved = np.maximum(g_neg + shift, 0.0)
+        shown_theta, shown_shift, loss, unmoved, right_side = displayed()
+        assert shown_theta == pytest.approx(theta, rel=1e-2) and shown_shift == pytest.approx(shift, abs=1e-2)
+        assert loss == pytest.approx(_numpy_ff_loss(g_pos, moved, theta), abs=5e-5)
+        assert unmoved == pytest.approx(_numpy_ff_loss(g_pos, g_neg, theta), abs=5e-5)
+        right = np.mean(np.concatenate([g_pos > theta, moved < theta]))
+        assert right_side == pytest.approx(100 * right, abs=0.05)
+        losses[asked] = loss
+    # Moving the negatives down, away from the positives, lowers the loss at the same threshold.
+    assert losses[(1.5, -0.8)] < losses[(1.5, 0.0)]
+    assert matplotlib.pyplot.get_fignums() == []  # every redraw closes its figure
+    assert "run this notebook" in repr(explorer)
+
+
 def test_threshold_tools_reject_bad_input():
     from ffbook.plots import threshold_summary
     from ffbook.widgets import threshold_explorer
@@ -113,3 +185,5 @@ def test_threshold_tools_reject_bad_input():
         threshold_summary([1.0], [1.0], float("nan"))
     with pytest.raises(ValueError, match="max_threshold"):
         threshold_explorer([1.0], [0.5], 1.5, max_threshold=-1.0)
+    with pytest.raises(ValueError, match="max_shift"):
+        threshold_explorer([1.0], [0.5], 1.5, max_shift=float("nan"))

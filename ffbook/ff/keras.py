@@ -282,15 +282,50 @@ def _check_dims(dims) -> list[int]:
     return [_check_positive_int(f"dims[{i}]", d) for i, d in enumerate(dims)]
 
 
-def _check_labels_array(y, num_samples: int, num_classes: int, name: str = "y") -> np.ndarray:
+def _check_labels_array(y, num_samples: int | None, num_classes: int, name: str = "y") -> np.ndarray:
     y = np.asarray(y)
     if not np.issubdtype(y.dtype, np.integer):
         raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
-    if y.shape != (num_samples,):
-        raise ValueError(f"{name} must have shape ({num_samples},) to match x, got {y.shape}")
+    if y.ndim != 1 or (num_samples is not None and y.shape[0] != num_samples):
+        expected = "(N,)" if num_samples is None else f"({num_samples},)"
+        raise ValueError(f"{name} must have shape {expected} to match x, got {y.shape}")
     if y.size and (y.min() < 0 or y.max() >= num_classes):
         raise ValueError(f"{name} must lie in [0, {num_classes - 1}], got values in [{y.min()}, {y.max()}]")
     return y.astype("int32")
+
+
+def _flatten(x):
+    """``x`` as a float32 tensor of shape (N, features); images (N, H, W) are flattened."""
+    x = ops.convert_to_tensor(x, dtype="float32")
+    return ops.reshape(x, (ops.shape(x)[0], -1))
+
+
+def _concrete_values(y) -> np.ndarray | None:
+    """``y`` as a NumPy array when its values exist now; ``None`` inside traced code.
+
+    Lists, tuples, NumPy arrays and eager backend tensors (TensorFlow eager tensors, PyTorch
+    tensors, on any device) have values and are converted. Symbolic tensors have none: Keras
+    inputs, tensors inside a ``tf.function`` (Keras traces ``train_step`` on the TensorFlow
+    backend), and PyTorch tensors while ``torch.compile`` traces.
+    """
+    if isinstance(y, np.ndarray):
+        return y
+    if isinstance(y, (list, tuple, numbers.Number, np.generic)):
+        return np.asarray(y)
+    if keras.utils.is_keras_tensor(y):
+        return None
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if tf.is_tensor(y) and tf.is_symbolic_tensor(y):
+            return None
+    elif backend == "torch":
+        import torch
+
+        if torch.compiler.is_compiling():
+            return None
+    return np.asarray(ops.convert_to_numpy(y))
 
 
 def _as_feature_array(x, width: int, name: str = "x") -> np.ndarray:
@@ -365,10 +400,22 @@ class FFNetwork(keras.Model):
 
         The "on" feature takes the sample's maximum value (as in the example), the other
         label features become 0; images of shape (N, H, W) are flattened first.
+
+        ``y`` holds one integer label in ``[0, num_classes)`` per sample: a NumPy array, a list or
+        a backend tensor. Labels with values (everything outside traced code) are checked, and a
+        wrong dtype, shape or range raises ``TypeError``/``ValueError``. Inside traced code (a
+        ``tf.function``, as when Keras compiles ``train_step`` on TensorFlow) the labels are
+        symbolic and cannot be checked: an out-of-range label there gives an all-zero label part,
+        as ``one_hot`` does. ``fit`` checks array labels before any tracing.
         """
-        x = ops.reshape(ops.convert_to_tensor(x, dtype="float32"), (ops.shape(x)[0], -1))
-        if isinstance(y, np.ndarray):
-            _check_labels_array(y, int(x.shape[0]), self.num_classes)
+        x = _flatten(x)
+        values = _concrete_values(y)
+        if values is not None:
+            _check_labels_array(values, x.shape[0], self.num_classes)
+        return self._overlay(x, y)
+
+    def _overlay(self, x, y):
+        # x: (N, features) float32 tensor; y: labels already known to be in range (not checked).
         on_value = ops.max(x, axis=1, keepdims=True)
         label_part = ops.one_hot(ops.cast(y, "int32"), self.num_classes) * on_value
         return ops.concatenate([label_part, x[:, self.num_classes :]], axis=1)
@@ -385,9 +432,11 @@ class FFNetwork(keras.Model):
 
     def train_step(self, data):
         x, y = data[0], data[1]
-        x_pos = self.overlay_y_on_x(x, y)
+        x = _flatten(x)
+        x_pos = self.overlay_y_on_x(x, y)  # checks y when it has values (eager PyTorch, run_eagerly)
         negative = self.wrong_labels(y) if self.negative_labels == "wrong" else self.shuffled_labels(y)
-        x_neg = self.overlay_y_on_x(x, negative)
+        # Negatives are in range by construction: no second check (and no device-to-host copy).
+        x_neg = self._overlay(x, negative)
         h_pos, h_neg = x_pos, x_neg
         losses = []
         for layer in self.ff_layers:

@@ -284,6 +284,49 @@ def test_bad_dims_threshold_and_optimizer_are_refused():
         FFNetwork([784, 8], negative_labels="random")
 
 
+def test_overlay_checks_labels_given_as_list_tuple_array_or_backend_tensor():
+    net = FFNetwork([20, 8])
+    x = np.random.default_rng(6).random((4, 20)).astype("float32")
+    labels = [3, 0, 9, 1]
+    expected = x.copy()
+    expected[:, :10] = 0.0
+    expected[np.arange(4), labels] = x.max(axis=1)
+    forms = [labels, tuple(labels), np.array(labels), ops.convert_to_tensor(np.array(labels, "int32"))]
+    forms.append(ops.convert_to_tensor(np.array(labels, "int64")))
+    for form in forms:
+        np.testing.assert_allclose(ops.convert_to_numpy(net.overlay_y_on_x(x, form)), expected, rtol=1e-6)
+    # Out of range, in every form: an error, never a silent all-zero label part.
+    for bad in ([0, 1, 10, 2], [0, -1, 2, 3]):
+        for form in (bad, tuple(bad), np.array(bad), ops.convert_to_tensor(np.array(bad, "int32"))):
+            with pytest.raises(ValueError, match=r"y must lie in \[0, 9\]"):
+                net.overlay_y_on_x(x, form)
+    with pytest.raises(ValueError, match=r"shape \(4,\)"):
+        net.overlay_y_on_x(x, ops.convert_to_tensor(np.array([1, 2, 3], "int32")))
+    with pytest.raises(ValueError, match=r"shape \(4,\)"):
+        net.overlay_y_on_x(x, [[1], [2], [3], [4]])
+    with pytest.raises(TypeError, match="integer class labels"):
+        net.overlay_y_on_x(x, ops.convert_to_tensor(np.array([0.0, 1.0, 2.0, 3.0], "float32")))
+
+
+def test_an_eager_training_step_refuses_out_of_range_labels_from_a_backend_tensor():
+    net = FFNetwork([20, 8], num_epochs=1)
+    x = ops.convert_to_tensor(np.random.default_rng(7).random((4, 20)).astype("float32"))
+    with pytest.raises(ValueError, match=r"y must lie in \[0, 9\]"):
+        net.train_step((x, ops.convert_to_tensor(np.array([0, 1, 12, 2], "int32"))))
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tracing with tf.function is TensorFlow's")
+def test_inside_traced_code_labels_cannot_be_checked_as_documented():
+    import tensorflow as tf
+
+    net = FFNetwork([20, 8])
+    x = np.random.default_rng(8).random((3, 20)).astype("float32")
+    traced = tf.function(net.overlay_y_on_x)
+    out = traced(tf.constant(x), tf.constant([2, 10, 0]))  # symbolic labels inside: no check
+    np.testing.assert_array_equal(out.numpy()[1, :10], np.zeros(10))  # the documented all-zero label part
+    assert out.numpy()[0, 2] == pytest.approx(x[0].max()) and out.numpy()[2, 0] == pytest.approx(x[2].max())
+
+
 def test_wrong_width_and_labels_are_refused():
     net = FFNetwork([20, 8])
     x = np.zeros((4, 20), dtype="float32")
