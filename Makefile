@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 MATHJAX := _vendor/mathjax/tex-chtml.js
 STAMP := $(VENV)/.ffbook-installed
-KERAS_BACKENDS ?= tensorflow torch
+# TensorFlow and PyTorch always; JAX too when it imports in the environment.
+KERAS_BACKENDS ?= tensorflow torch $(shell $(BIN)/python -c 'import jax' >/dev/null 2>&1 && echo jax)
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
 .PHONY: book test env lint unit keras notebooks site browser lab serve clean
