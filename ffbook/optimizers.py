@@ -2,7 +2,8 @@
 
 TensorFlow Addons shipped ``tfa.optimizers.ConditionalGradient``; Addons reached its end of
 life in 2024 and never supported Keras 3. :class:`ConditionalGradient` is a maintained
-replacement written with ``keras.ops`` only, so it runs on every Keras backend.
+replacement written with ``keras.ops`` only; it is tested on the TensorFlow and PyTorch backends
+(and on JAX where JAX is installed).
 
 For every trainable variable $x$ with gradient $g$ the optimizer takes the step
 
@@ -72,9 +73,10 @@ def _enforce(checks: list) -> list:
     * A TensorFlow graph (``model.fit`` on TensorFlow): return ``tf.debugging.Assert`` ops; the
       caller makes the whole update depend on them, so a failed check aborts the step, before any
       variable changes, with ``tf.errors.InvalidArgumentError`` carrying the message. XLA
-      (``jit_compile=True``, Keras' default on GPUs) compiles assertions away: compile with
-      ``jit_compile=False`` to keep the checks there.
+      (``jit_compile=True``, Keras' default on GPUs) compiles assertions away.
     * JAX under ``jit``: values are unknown while tracing, so nothing can be checked.
+
+    In the last two cases ``ConditionalGradient.update_step`` keeps the variable unchanged instead.
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -121,8 +123,15 @@ class ConditionalGradient(keras.optimizers.Optimizer):
     Errors: a gradient holding NaN or infinity, or a learning rate outside $(0, 1]$, stops
     training with a message naming the variable: a ``ValueError`` in eager execution (the
     PyTorch backend's default), ``tf.errors.InvalidArgumentError`` inside a compiled TensorFlow
-    step. XLA (``jit_compile=True``) removes such runtime checks, and JAX's ``jit`` cannot
-    raise: compile with ``jit_compile=False`` (or ``run_eagerly=True``) to keep them.
+    step (``jit_compile=False``), before any variable changes.
+
+    Where raising is impossible, the step is skipped instead of corrupting the weights: XLA
+    (``jit_compile=True`` on TensorFlow, Keras' default on GPUs) compiles the checks away, and
+    JAX's ``jit`` cannot raise on a traced value. There every variable whose gradient holds a NaN
+    or an infinity keeps its value for that step (the update is ``where(all(isfinite(g)), new,
+    x)``), as does every variable when the learning rate is outside $(0, 1]$; the other
+    variables are updated and ``iterations`` still counts the step. Nothing reports it: compile
+    with ``jit_compile=False`` (or ``run_eagerly=True``) to get the error instead.
     """
 
     def __init__(
@@ -202,15 +211,23 @@ class ConditionalGradient(keras.optimizers.Optimizer):
         return ops.cast(ops.reshape(top, gradient.shape), dtype)
 
     def update_step(self, gradient, variable, learning_rate):
-        """$x \\leftarrow \\eta x - (1 - \\eta) \\lambda s(g)$."""
+        """$x \\leftarrow \\eta x - (1 - \\eta) \\lambda s(g)$.
+
+        The variable keeps its value where $g$ is not finite or $\\eta \\notin (0, 1]$ (see the class docstring).
+        """
         dtype = variable.dtype
-        learning_rate = ops.cast(learning_rate, dtype)
         gradient = ops.cast(gradient, dtype)
+        # apply() has already raised on a bad step where it can; where it cannot (XLA, JAX jit), keep x.
+        finite = ops.all(ops.isfinite(gradient))
+        in_range = ops.logical_and(ops.greater(learning_rate, 0), ops.less_equal(learning_rate, 1))
+        valid = ops.logical_and(finite, in_range)
+        # A zero stand-in keeps NaN out of the SVD (some backends refuse to decompose it); its result is discarded.
+        gradient = ops.where(finite, gradient, ops.zeros_like(gradient))
+        learning_rate = ops.cast(learning_rate, dtype)
         # convert_to_tensor with a dtype, not cast: cast would round a Python float to float32 first.
         target = ops.multiply(ops.convert_to_tensor(self.lambda_, dtype=dtype), self.direction(gradient))
-        self.assign(
-            variable, ops.subtract(ops.multiply(learning_rate, variable), ops.multiply(1 - learning_rate, target))
-        )
+        new = ops.subtract(ops.multiply(learning_rate, variable), ops.multiply(1 - learning_rate, target))
+        self.assign(variable, ops.where(valid, new, variable))
 
     def get_config(self) -> dict:
         config = super().get_config()

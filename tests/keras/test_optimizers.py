@@ -161,7 +161,16 @@ def _random_gradients(seed: int, shape, count: int):
     return gradients
 
 
-@settings(max_examples=15, deadline=None)
+# Frobenius-ball feasibility, per dtype: the relative slack the norm may show. In float64 only
+# rounding (about 1e-16 per operation) can push a boundary point out. In float32 each step
+# rounds every element (about 6e-8 relative), the float32 SVD returns a u1 v1^T whose norm is 1
+# only to a few ulps, and six steps add up: 1e-5 is about 170 float32 ulps, far below any real
+# violation (a step outside the ball moves the norm by (1 - lr) lambda, at least 1e-2 lambda here).
+FEASIBILITY_SLACK = {"float64": 1e-12, "float32": 1e-5}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@settings(max_examples=15, deadline=None, derandomize=True)
 @given(
     seed=st.integers(0, 2**31 - 1),
     rank=st.integers(0, 4),
@@ -170,27 +179,48 @@ def _random_gradients(seed: int, shape, count: int):
     lambda_=st.floats(1e-3, 1e3),
     start=st.floats(0.0, 1.0),
 )
-def test_iterates_that_start_inside_the_ball_stay_inside(seed, rank, ord, lr, lambda_, start):
+def test_iterates_that_start_inside_the_frobenius_ball_stay_inside(dtype, seed, rank, ord, lr, lambda_, start):
+    # Both oracles answer with a point of the Frobenius ball (||g/(||g|| + eps)|| < 1, ||u1 v1^T||_F = 1),
+    # so every step is a convex combination of two points of that ball, whatever the gradients.
     rng = np.random.default_rng(seed)
     shape = SHAPES[rank]
     x = rng.normal(size=shape)
-    norm = ref.nuclear_norm(x) if ord == "nuclear" else np.linalg.norm(x)
-    x *= start * lambda_ / norm  # inside the ball of the chosen norm (and so inside the Frobenius ball)
-    variable = keras.Variable(x, dtype="float64")
+    x *= start * lambda_ / np.linalg.norm(x)  # ||x||_F = start * lambda_, on the boundary when start = 1
+    variable = keras.Variable(x.astype(dtype), dtype=dtype)
     optimizer = ConditionalGradient(learning_rate=lr, lambda_=lambda_, ord=ord)
+    bound = lambda_ * (1 + FEASIBILITY_SLACK[dtype])
+    assert np.linalg.norm(to_numpy(variable)) <= bound
+    for g in _random_gradients(seed, shape, 6):
+        optimizer.apply_gradients([(g.astype(dtype), variable)])
+        assert np.linalg.norm(to_numpy(variable)) <= bound
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    rank=st.integers(0, 4),
+    lr=st.floats(0.01, 1.0),
+    lambda_=st.floats(1e-3, 1e3),
+    start=st.floats(0.0, 1.0),
+)
+def test_nuclear_iterates_that_start_inside_the_nuclear_ball_stay_inside(seed, rank, lr, lambda_, start):
+    # The nuclear oracle's answer -lambda u1 v1^T has nuclear norm lambda: the nuclear ball is kept too.
+    rng = np.random.default_rng(seed)
+    shape = SHAPES[rank]
+    x = rng.normal(size=shape)
+    x *= start * lambda_ / ref.nuclear_norm(x)
+    variable = keras.Variable(x, dtype="float64")
+    optimizer = ConditionalGradient(learning_rate=lr, lambda_=lambda_, ord="nuclear")
     for g in _random_gradients(seed, shape, 6):
         optimizer.apply_gradients([(g, variable)])
-        value = to_numpy(variable)
-        assert np.linalg.norm(value) <= lambda_ * (1 + 1e-12)
-        if ord == "nuclear":
-            assert ref.nuclear_norm(value) <= lambda_ * (1 + 1e-10)
+        assert ref.nuclear_norm(to_numpy(variable)) <= lambda_ * (1 + 1e-10)
 
 
 def _distance_to_ball(x: np.ndarray, radius: float) -> float:
     return max(0.0, float(np.linalg.norm(x)) - radius)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, derandomize=True)
 @given(
     seed=st.integers(0, 2**31 - 1),
     rank=st.integers(0, 4),
@@ -263,6 +293,20 @@ def test_classic_frank_wolfe_schedule_converges_too():
         x = to_numpy(variable)
         optimizer.apply_gradients([(a.T @ (a @ x - b), variable)])
     np.testing.assert_allclose(to_numpy(variable), expected, atol=5e-4)  # O(1/k): slower than a constant rate here
+
+
+def test_unshifted_classic_schedule_is_rejected_at_the_first_step():
+    # Keras numbers the steps from 0, so gamma_k = 2 / (k + 2) asks for gamma = 1, i.e. learning rate 0, first.
+    class UnshiftedSchedule(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            step = keras.ops.cast(step, "float32")
+            return step / (step + 2.0)
+
+    variable = keras.Variable(np.array([1.0, 2.0]), dtype="float64")
+    optimizer = ConditionalGradient(learning_rate=UnshiftedSchedule(), lambda_=1.0)
+    with pytest.raises(ValueError, match=r"learning_rate must be in \(0, 1\]"):
+        optimizer.apply_gradients([(np.array([3.0, 4.0]), variable)])
+    np.testing.assert_array_equal(to_numpy(variable), [1.0, 2.0])
 
 
 def test_model_fit_solves_constrained_least_squares():
@@ -345,6 +389,69 @@ def test_non_finite_gradient_inside_model_fit_stops_training_before_any_update()
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     for weight, old in zip(model.trainable_weights, before, strict=True):
         np.testing.assert_array_equal(to_numpy(weight), old)
+
+
+@pytest.mark.parametrize("ord", ["fro", "nuclear"])
+def test_update_step_keeps_the_variable_when_it_cannot_check(ord):
+    # What runs where apply() cannot raise (XLA, JAX jit): update_step alone, on any backend.
+    rng = np.random.default_rng(11)
+    x, g = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    variables = [keras.Variable(x, dtype="float64") for _ in range(4)]
+    optimizer = ConditionalGradient(learning_rate=0.5, lambda_=2.0, ord=ord)
+    optimizer.build(variables)
+    bad = g.copy()
+    bad[1, 2] = np.nan
+    worse = np.full_like(g, np.inf)
+    rate = keras.ops.convert_to_tensor(0.5, dtype="float32")
+    optimizer.update_step(keras.ops.convert_to_tensor(bad), variables[0], rate)
+    optimizer.update_step(keras.ops.convert_to_tensor(worse), variables[1], rate)
+    optimizer.update_step(keras.ops.convert_to_tensor(g), variables[2], keras.ops.convert_to_tensor(1.5))
+    optimizer.update_step(keras.ops.convert_to_tensor(g), variables[3], rate)
+    for variable in variables[:3]:
+        np.testing.assert_array_equal(to_numpy(variable), x)
+    np.testing.assert_allclose(to_numpy(variables[3]), ref.reference_step(x, g, 0.5, 2.0, ord), rtol=1e-12, atol=1e-12)
+
+
+def _regression_model(seed: int = 4) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+
+
+# On PyTorch the check happens in Python before any update, whatever the ord, and each torch.compile costs ~25 s.
+@pytest.mark.parametrize("ord", ["fro"] if BACKEND == "torch" else ["fro", "nuclear"])
+def test_non_finite_gradient_under_jit_compile_never_reaches_the_weights(ord):
+    # Batches of 16: good, NaN target (every gradient NaN: the layers are linear), good.
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(48, 4)).astype("float32")
+    y = (x @ np.array([1.0, -2.0, 0.5, 3.0])).astype("float32")
+    y_bad = y.copy()
+    y_bad[16:32] = np.nan
+    good = np.r_[0:16, 32:48]
+
+    def fit(inputs, targets, jit_compile):
+        model = _regression_model()
+        model.compile(ConditionalGradient(0.9, lambda_=3.0, ord=ord), "mse", jit_compile=jit_compile)
+        assert model.jit_compile is jit_compile
+        return model, model.fit(inputs, targets, batch_size=16, shuffle=False, verbose=0)
+
+    if BACKEND == "torch":
+        # torch.compile runs the checks in Python (a graph break): the error stays, after the first good batch.
+        model, _ = fit(x[:16], y[:16], jit_compile=False)
+        expected = [to_numpy(w) for w in model.trainable_weights]
+        model = _regression_model()
+        model.compile(ConditionalGradient(0.9, lambda_=3.0, ord=ord), "mse", jit_compile=True)
+        assert model.jit_compile is True
+        with pytest.raises(ValueError, match="non-finite gradient"):
+            model.fit(x, y_bad, batch_size=16, shuffle=False, verbose=0)
+    else:
+        # XLA (TensorFlow) and JAX's jit cannot raise: the NaN step is skipped and training goes on.
+        model, history = fit(x, y_bad, jit_compile=True)
+        assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 3
+        assert np.isnan(history.history["loss"][0])  # the NaN batch was seen, not silently dropped by Keras
+        expected = [to_numpy(w) for w in fit(x[good], y[good], jit_compile=False)[0].trainable_weights]
+    for weight, want in zip(model.trainable_weights, expected, strict=True):
+        assert np.all(np.isfinite(to_numpy(weight)))
+        np.testing.assert_allclose(to_numpy(weight), want, rtol=1e-5, atol=1e-6)
 
 
 def test_out_of_range_schedule_inside_model_fit_raises():
