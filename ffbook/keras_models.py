@@ -27,6 +27,7 @@ __all__ = [
     "EpochTimer",
     "CleanTrainingMetrics",
     "TqdmProgress",
+    "StopAtAccuracy",
     "CAMERA_LAYER_SIZES",
     "CAMERA_ACTIVATIONS",
     "HAND_SET_CAMERA_WEIGHTS",
@@ -180,6 +181,46 @@ class TqdmProgress(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.bar.close()
+
+
+class StopAtAccuracy(keras.callbacks.Callback):
+    """Stop training at the end of the first epoch whose ``monitor`` reaches ``target``.
+
+    ``model.fit(..., epochs=n, callbacks=[StopAtAccuracy(1.0)])`` then trains *until* the
+    validation accuracy is ``target`` or more, for ``n`` epochs at most. Afterwards
+    ``reached_epoch`` holds that epoch, counted from 1 like Keras' log lines (with
+    ``initial_epoch=k`` the count goes on from k), or ``None`` when the target was not reached.
+
+    Args:
+        target: the value to reach, in (0, 1].
+        monitor: the entry of the epoch logs to watch, ``"val_accuracy"`` by default (it needs
+            ``validation_data``); ``"accuracy"`` watches Keras' running training accuracy.
+    """
+
+    def __init__(self, target: float = 1.0, monitor: str = "val_accuracy"):
+        super().__init__()
+        if isinstance(target, bool) or not isinstance(target, (int, float, np.floating, np.integer)):
+            raise TypeError(f"target must be a number in (0, 1], got {type(target).__name__}")
+        if not 0.0 < float(target) <= 1.0:
+            raise ValueError(f"target must be in (0, 1], got {target}")
+        if not isinstance(monitor, str) or not monitor:
+            raise TypeError(f"monitor must be the non-empty name of a logged metric, got {monitor!r}")
+        self.target, self.monitor = float(target), monitor
+        self.reached_epoch: int | None = None
+
+    def on_train_begin(self, logs=None):
+        self.reached_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise ValueError(
+                f"monitor {self.monitor!r} is not among the logged metrics {sorted(logs)}"
+                " (val_* entries need validation_data in fit)"
+            )
+        if logs[self.monitor] >= self.target:
+            self.reached_epoch = epoch + 1
+            self.model.stop_training = True
 
 
 # --- The 4-pixel camera -------------------------------------------------------------------------------------------

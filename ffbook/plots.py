@@ -19,6 +19,9 @@ __all__ = [
     "plot_goodness_distributions",
     "plot_threshold_effect",
     "threshold_summary",
+    "plot_train_test_curves",
+    "top_activating",
+    "plot_unit_preferences",
 ]
 
 
@@ -379,4 +382,136 @@ def plot_threshold_effect(g_pos, g_neg, threshold: float, bins: int = 40, title:
         or f"θ = {threshold:g}: loss {summary['loss']:.3f}, {summary['accuracy']:.0%} of samples on the right side of θ"
     )
     fig.tight_layout()
+    return fig
+
+
+def plot_train_test_curves(
+    histories,
+    metric: str = "accuracy",
+    ax=None,
+    title: str | None = None,
+    train_prefix: str = "",
+    held_out: str = "test",
+    logy: bool = False,
+):
+    """Draw a training series (solid) and the held-out series ``val_<metric>`` (dashed) per epoch, one colour per run.
+
+    Keras calls whatever is passed as ``validation_data`` "val_"; ``held_out`` names what it really
+    is in the legend ("test" when the test set was passed, as in the lecture).
+
+    Args:
+        histories: a non-empty mapping from a run's label to its history (metric name -> per-epoch values).
+        metric: the metric to draw, e.g. ``"accuracy"`` or ``"loss"``.
+        ax: the axes to draw on (a new figure when None).
+        title: the axes title (a default names the metric and the held-out data).
+        train_prefix: the training series is ``train_prefix + metric``: ``""`` for Keras' running average
+            over the epoch, ``"clean_"`` for the after-epoch values of ``ffbook.keras_models.CleanTrainingMetrics``.
+        held_out: the legend's name for the ``val_`` series; a non-empty string.
+        logy: a logarithmic y axis (useful for losses).
+
+    Returns the axes.
+    """
+    if not hasattr(histories, "items") or len(histories) == 0:
+        raise TypeError("histories must be a non-empty mapping from run labels to history dicts")
+    if not isinstance(held_out, str) or not held_out:
+        raise TypeError(f"held_out must be a non-empty string, got {held_out!r}")
+    train_key = f"{train_prefix}{metric}"
+    for label, history in histories.items():
+        if not hasattr(history, "get") or train_key not in history:
+            raise ValueError(f"history {label!r} has no {train_key!r} entry")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for index, (label, history) in enumerate(histories.items()):
+        color = f"C{index}"
+        epochs = np.arange(1, len(history[train_key]) + 1)
+        ax.plot(epochs, history[train_key], "-o", color=color, markersize=3, label=f"{label}: training")
+        if f"val_{metric}" in history:
+            held = history[f"val_{metric}"]
+            ax.plot(np.arange(1, len(held) + 1), held, "--s", color=color, markersize=3, label=f"{label}: {held_out}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title or f"Training and {held_out} {metric} per epoch")
+    ax.legend(loc="best", fontsize="small")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def top_activating(activations, top: int) -> np.ndarray:
+    """Indices of the ``top`` inputs with the largest activation, for every unit.
+
+    Args:
+        activations: shape (n inputs, units), e.g. one layer's outputs on a set of inputs.
+        top: how many inputs to keep per unit, 1 <= top <= n.
+
+    Returns an int array of shape (top, units): column j lists unit j's inputs from the most to the
+    least activating; ties keep the inputs' order (a stable sort), so the result is reproducible.
+    """
+    activations = np.asarray(activations, dtype=float)
+    if activations.ndim != 2 or activations.shape[0] == 0:
+        raise ValueError(f"activations must have shape (n inputs, units) with n >= 1, got {activations.shape}")
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= activations.shape[0]:
+        raise ValueError(f"top must be an int between 1 and {activations.shape[0]}, got {top!r}")
+    return np.argsort(-activations, axis=0, kind="stable")[: int(top)]
+
+
+def plot_unit_preferences(
+    images,
+    activations,
+    top: int = 3,
+    unit_labels=None,
+    image_names=None,
+    fig=None,
+    suptitle: str | None = None,
+    cmap: str = "gray",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    size: float = 1.1,
+):
+    """For each unit, the inputs that activate it most: one column per unit, best input on top.
+
+    Each picture is titled with the input's name (when given) and the unit's activation on it.
+
+    Args:
+        images: the candidate inputs as pictures, shape (n, height, width).
+        activations: the units' responses to them, shape (n, units).
+        top: pictures per unit (see ``top_activating``).
+        unit_labels: one column header per unit (default "unit 1", "unit 2", ...).
+        image_names: one name per input, or None.
+        fig: a Figure or SubFigure to draw into (a new constrained-layout figure when None).
+        suptitle: the (sub)figure's title.
+        cmap, vmin, vmax: passed to ``imshow``.
+        size: inches per picture when a new figure is made.
+
+    Returns the (sub)figure.
+    """
+    images = np.asarray(images)
+    activations = np.asarray(activations, dtype=float)
+    if images.ndim != 3 or len(images) == 0:
+        raise ValueError(f"images must have shape (n, height, width) with n >= 1, got {images.shape}")
+    if activations.ndim != 2 or activations.shape[0] != len(images):
+        raise ValueError(f"activations must have shape ({len(images)}, units), got {activations.shape}")
+    order = top_activating(activations, top)
+    units = activations.shape[1]
+    labels = [f"unit {j + 1}" for j in range(units)] if unit_labels is None else [str(u) for u in unit_labels]
+    if len(labels) != units:
+        raise ValueError(f"unit_labels must hold {units} labels, got {len(labels)}")
+    if image_names is not None and len(image_names) != len(images):
+        raise ValueError(f"image_names must hold one name per image: {len(image_names)} for {len(images)} images")
+    if fig is None:
+        fig = plt.figure(figsize=(size * units + 0.4, (size + 0.45) * len(order) + 0.7), layout="constrained")
+    axes = fig.subplots(len(order), units, squeeze=False)
+    for rank, row in enumerate(axes):
+        for unit, ax in enumerate(row):
+            index = order[rank, unit]
+            ax.imshow(images[index], cmap=cmap, vmin=vmin, vmax=vmax)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            caption = f"{activations[index, unit]:.2f}"
+            if image_names is not None:
+                caption = f"{image_names[index]}: {caption}"
+            ax.set_title(f"{labels[unit]}\n{caption}" if rank == 0 else caption, fontsize="x-small")
+    if suptitle:
+        fig.suptitle(suptitle)
     return fig

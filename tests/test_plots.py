@@ -78,3 +78,91 @@ def test_confusion_matrix_rejects_bad_input():
         plot_confusion_matrix(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="3 names"):
         plot_confusion_matrix(np.zeros((3, 3), dtype=int), ["a", "b"])
+
+
+# --- Training vs test curves, and the inputs each unit prefers ----------------------------------------------------
+
+from ffbook.plots import plot_train_test_curves, plot_unit_preferences, top_activating  # noqa: E402
+
+
+def test_train_test_curves_name_the_held_out_data():
+    histories = {
+        "a": {"accuracy": [0.5, 0.7], "clean_accuracy": [0.55, 0.8], "val_accuracy": [0.4, 0.6]},
+        "b": {"accuracy": [0.6, 0.9], "clean_accuracy": [0.65, 0.95]},
+    }
+    ax = plot_train_test_curves(histories, "accuracy", train_prefix="clean_")
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"a: training", "a: test", "b: training"}  # b has no held-out series
+    np.testing.assert_array_equal(lines["a: training"].get_ydata(), [0.55, 0.8])  # the clean series, not Keras'
+    np.testing.assert_array_equal(lines["a: test"].get_ydata(), [0.4, 0.6])
+    np.testing.assert_array_equal(lines["a: test"].get_xdata(), [1, 2])
+    assert lines["a: test"].get_linestyle() == "--" and lines["a: training"].get_linestyle() == "-"
+    assert ax.get_title() == "Training and test accuracy per epoch"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a: training", "a: test", "b: training"]
+    plt.close(ax.figure)
+    ax = plot_train_test_curves({"a": {"loss": [1.0, 0.1], "val_loss": [1.2, 0.5]}}, "loss", held_out="validation",
+                                logy=True)
+    assert {line.get_label() for line in ax.get_lines()} == {"a: training", "a: validation"}
+    assert ax.get_yscale() == "log"
+    plt.close(ax.figure)
+
+
+def test_train_test_curves_reject_bad_input():
+    with pytest.raises(TypeError, match="non-empty mapping"):
+        plot_train_test_curves({})
+    with pytest.raises(ValueError, match="'clean_loss'"):
+        plot_train_test_curves({"a": {"loss": [1.0]}}, "loss", train_prefix="clean_")
+    with pytest.raises(TypeError, match="held_out"):
+        plot_train_test_curves({"a": {"loss": [1.0]}}, "loss", held_out="")
+
+
+def test_top_activating_ranks_inputs_per_unit_with_stable_ties():
+    activations = np.array([[0.1, 5.0], [0.9, -1.0], [0.5, 5.0], [0.9, 2.0]])
+    # unit 1: 0.9 (inputs 1 and 3, tied: input order kept), then 0.5; unit 2: 5.0 (inputs 0 and 2), then 2.0
+    np.testing.assert_array_equal(top_activating(activations, 3), [[1, 0], [3, 2], [2, 3]])
+    np.testing.assert_array_equal(top_activating(activations, 1), [[1, 0]])
+
+
+def test_top_activating_rejects_bad_input():
+    with pytest.raises(ValueError, match="shape"):
+        top_activating(np.zeros(3), 1)
+    with pytest.raises(ValueError, match="top must be an int between 1 and 2"):
+        top_activating(np.zeros((2, 3)), 3)
+    with pytest.raises(ValueError, match="top must be"):
+        top_activating(np.zeros((2, 3)), 0)
+
+
+def test_unit_preferences_show_each_units_best_inputs_with_their_activation():
+    images = np.arange(4 * 2 * 2, dtype=float).reshape(4, 2, 2)
+    activations = np.array([[0.1, 0.0], [0.9, 0.3], [0.5, 0.7], [0.2, 0.8]])
+    fig = plot_unit_preferences(images, activations, top=2, unit_labels=["u1", "u2"],
+                                image_names=["a", "b", "c", "d"], suptitle="prefs")
+    axes = np.array(fig.axes).reshape(2, 2)  # rows: rank, columns: unit
+    shown = [[ax.images[0].get_array() for ax in row] for row in axes]
+    np.testing.assert_array_equal(shown[0][0], images[1])  # unit 1 likes b (0.9), then c (0.5)
+    np.testing.assert_array_equal(shown[1][0], images[2])
+    np.testing.assert_array_equal(shown[0][1], images[3])  # unit 2 likes d (0.8), then c (0.7)
+    np.testing.assert_array_equal(shown[1][1], images[2])
+    assert [[ax.get_title() for ax in row] for row in axes] == [["u1\nb: 0.90", "u2\nd: 0.80"], ["c: 0.50", "c: 0.70"]]
+    assert fig._suptitle.get_text() == "prefs"
+    plt.close(fig)
+
+
+def test_unit_preferences_draw_into_a_subfigure():
+    fig = plt.figure(layout="constrained")
+    left, right = fig.subfigures(1, 2)
+    plot_unit_preferences(np.zeros((3, 2, 2)), np.eye(3), top=1, fig=right)
+    assert len(fig.axes) == 3 and not left.axes
+    assert [ax.get_title() for ax in right.axes] == ["unit 1\n1.00", "unit 2\n1.00", "unit 3\n1.00"]
+    plt.close(fig)
+
+
+def test_unit_preferences_reject_bad_input():
+    with pytest.raises(ValueError, match="images must have shape"):
+        plot_unit_preferences(np.zeros((3, 4)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"activations must have shape \(3, units\)"):
+        plot_unit_preferences(np.zeros((3, 2, 2)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="unit_labels must hold 2 labels"):
+        plot_unit_preferences(np.zeros((3, 2, 2)), np.zeros((3, 2)), top=1, unit_labels=["x"])
+    with pytest.raises(ValueError, match="one name per image"):
+        plot_unit_preferences(np.zeros((3, 2, 2)), np.zeros((3, 2)), top=1, image_names=["x"])

@@ -13,6 +13,7 @@ from ffbook.keras_models import (
     LECTURE_MNIST_EXPERIMENTS,
     CleanTrainingMetrics,
     EpochTimer,
+    StopAtAccuracy,
     TqdmProgress,
     camera_network,
     compile_like_lecture,
@@ -132,6 +133,65 @@ def test_clean_training_metrics_rejects_mismatched_data():
         CleanTrainingMetrics(np.zeros((3, 2)), np.zeros((2, 2)))
     with pytest.raises(ValueError, match="at least one"):
         CleanTrainingMetrics(np.zeros((0, 2)), np.zeros((0, 2)))
+
+
+def _separable_problem():
+    # Two well-separated clusters: a small network classifies them all correctly after a few epochs.
+    rng = np.random.default_rng(4)
+    labels = np.arange(200) % 2
+    x = (rng.normal(scale=0.3, size=(200, 2)) + np.where(labels[:, None] == 1, 2.0, -2.0)).astype("float32")
+    return x, keras.utils.to_categorical(labels, 2), labels
+
+
+def test_stop_at_accuracy_stops_at_the_first_epoch_that_reaches_the_target():
+    x, y, labels = _separable_problem()
+    keras.utils.set_random_seed(0)
+    model = compile_like_lecture(dense_classifier((8,), "tanh", input_dim=2, num_classes=2))
+    stopper = StopAtAccuracy(1.0)
+    history = model.fit(x, y, batch_size=50, epochs=100, validation_data=(x, y), callbacks=[stopper], verbose=0).history
+    accuracies = history["val_accuracy"]
+    assert stopper.reached_epoch == len(accuracies) < 100  # stopped early, right after reaching 1.0
+    assert accuracies[-1] == 1.0 and all(value < 1.0 for value in accuracies[:-1])
+    assert np.all(model.predict(x, verbose=0).argmax(axis=1) == labels)
+
+
+def test_stop_at_accuracy_counts_on_from_initial_epoch():
+    x, y, _ = _separable_problem()
+    keras.utils.set_random_seed(0)
+    model = compile_like_lecture(dense_classifier((8,), "tanh", input_dim=2, num_classes=2))
+    stopper = StopAtAccuracy(1.0)
+    # As if 5 epochs had been run before: Keras numbers the epochs of this call 5, 6, ... (from 0).
+    more = model.fit(
+        x, y, batch_size=50, initial_epoch=5, epochs=100, validation_data=(x, y), callbacks=[stopper], verbose=0
+    ).history
+    assert more["val_accuracy"][-1] == 1.0
+    assert stopper.reached_epoch == 5 + len(more["val_accuracy"])
+
+
+def test_stop_at_accuracy_runs_every_epoch_when_the_target_is_out_of_reach():
+    # Identical inputs with two different labels: no classifier gets more than half of them right.
+    x = np.zeros((40, 3), dtype="float32")
+    y = keras.utils.to_categorical(np.arange(40) % 2, 2)
+    keras.utils.set_random_seed(0)
+    model = compile_like_lecture(dense_classifier((4,), input_dim=3, num_classes=2))
+    stopper = StopAtAccuracy(0.9, monitor="accuracy")
+    history = model.fit(x, y, batch_size=20, epochs=3, callbacks=[stopper], verbose=0).history
+    assert len(history["accuracy"]) == 3 and max(history["accuracy"]) <= 0.5
+    assert stopper.reached_epoch is None
+
+
+def test_stop_at_accuracy_rejects_bad_input():
+    for target in (0.0, 1.5, -0.2):
+        with pytest.raises(ValueError, match=r"target must be in \(0, 1\]"):
+            StopAtAccuracy(target)
+    with pytest.raises(TypeError, match="target must be a number"):
+        StopAtAccuracy("1.0")
+    with pytest.raises(TypeError, match="monitor must be"):
+        StopAtAccuracy(1.0, monitor="")
+    x, y, _ = _separable_problem()
+    model = compile_like_lecture(dense_classifier((4,), input_dim=2, num_classes=2))
+    with pytest.raises(ValueError, match="val_accuracy.*validation_data"):
+        model.fit(x, y, epochs=1, callbacks=[StopAtAccuracy(1.0)], verbose=0)  # no validation data
 
 
 # --- The 4-pixel camera --------------------------------------------------------------------------------------------
