@@ -52,6 +52,9 @@ def plot_secant(f: Callable, df: Callable, x: float, h: float, ax=None, span: fl
 def plot_training_curves(histories, metric: str = "accuracy", ax=None, title: str | None = None):
     """Draw ``metric`` (solid) and ``val_<metric>`` (dashed) per epoch for several runs, one colour per run.
 
+    The held-out series is labelled "validation"; ``plot_train_test_curves`` (which this calls)
+    names it as the data really is.
+
     Args:
         histories: a mapping from a run's label to its history, i.e. ``keras.callbacks.History.history``
             or any mapping from metric names to per-epoch lists.
@@ -61,25 +64,7 @@ def plot_training_curves(histories, metric: str = "accuracy", ax=None, title: st
 
     Returns the axes.
     """
-    if not hasattr(histories, "items") or len(histories) == 0:
-        raise TypeError("histories must be a non-empty mapping from run labels to history dicts")
-    for label, history in histories.items():
-        if not hasattr(history, "get") or metric not in history:
-            raise ValueError(f"history {label!r} has no {metric!r} entry")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4))
-    for index, (label, history) in enumerate(histories.items()):
-        color = f"C{index}"
-        epochs = np.arange(1, len(history[metric]) + 1)
-        ax.plot(epochs, history[metric], "-o", color=color, markersize=3, label=f"{label}: training")
-        if f"val_{metric}" in history:
-            ax.plot(epochs, history[f"val_{metric}"], "--s", color=color, markersize=3, label=f"{label}: validation")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(metric)
-    ax.set_title(title or f"Training and validation {metric} per epoch")
-    ax.legend(loc="best", fontsize="small")
-    ax.grid(alpha=0.3)
-    return ax
+    return plot_train_test_curves(histories, metric, ax=ax, title=title, held_out="validation")
 
 
 def plot_image_grid(
