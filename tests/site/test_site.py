@@ -226,3 +226,22 @@ def test_only_localhost_is_reachable_from_these_tests():
 
     with pytest.raises(SocketConnectBlockedError), pytest.warns(UserWarning, match="203.0.113.7"):
         socket.create_connection(("203.0.113.7", 80), timeout=1)  # TEST-NET-3: never routed
+
+
+@pytest.mark.parametrize("page", [p for p in toc_pages() if (ROOT / f"{p}.ipynb").exists()])
+def test_widgets_show_their_text_fallback_not_a_dead_widget(page):
+    """Widgets are not rendered as (dead) widget views; each widget's plain-text fallback is shown.
+
+    myst-nb still embeds the notebook's widget state as an inert JSON script in the page head;
+    with no widget JavaScript loaded nothing reads it.
+    """
+    html = (HTML / f"{page}.html").read_text(encoding="utf-8")
+    assert "application/vnd.jupyter.widget-view+json" not in html
+    cells = json.loads((ROOT / f"{page}.ipynb").read_text())["cells"]
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                text = "".join(data["text/plain"]).strip().splitlines()[0]
+                # the page escapes < and > as HTML entities
+                assert text.replace("<", "&lt;").replace(">", "&gt;")[:60] in html, text
