@@ -45,12 +45,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 unit: $(STAMP)
-	$(PYTEST) tests --ignore=tests/keras --ignore=tests/site --disable-socket --allow-unix-socket
+	$(PYTEST) tests --ignore=tests/keras --ignore=tests/site
 
 keras: $(STAMP)
 	@set -e; for backend in $(KERAS_BACKENDS); do \
 	  echo "== Keras tests on the $$backend backend"; \
-	  KERAS_BACKEND=$$backend $(PYTEST) tests/keras --disable-socket --allow-unix-socket; \
+	  KERAS_BACKEND=$$backend $(PYTEST) tests/keras; \
 	done
 
 notebooks: $(STAMP)

@@ -213,13 +213,13 @@ def _write_cache(arrays: dict, target: pathlib.Path) -> None:
             temporary = handle.name
             np.savez_compressed(handle, **arrays)
         os.replace(temporary, target)
-    except BaseException as exc:
+        temporary = None  # renamed: nothing left to clean up
+    except OSError as exc:
+        warnings.warn(f"could not cache MNIST at {target}: {exc}", stacklevel=3)
+    finally:
         if temporary is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
-        if not isinstance(exc, OSError):
-            raise
-        warnings.warn(f"could not cache MNIST at {target}: {exc}", stacklevel=3)
 
 
 def _keras_download() -> pathlib.Path:
