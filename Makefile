@@ -12,7 +12,7 @@ STAMP := $(VENV)/.ffbook-installed
 KERAS_BACKENDS ?= tensorflow torch $(shell $(BIN)/python -c 'import jax' >/dev/null 2>&1 && echo jax)
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: book test env lint unit keras notebooks site browser lab serve clean
+.PHONY: book test env lint unit keras notebooks site browser lab serve clean gpu gpu-dry-run
 
 env: $(STAMP)
 
@@ -63,7 +63,19 @@ site: $(STAMP) $(MATHJAX)
 browser: $(STAMP)
 	$(PYTEST) tests/site
 
-test: lint unit keras notebooks site browser
+# Every GPU measurement (bench/gpu.sh) on the lent GPU machine, which has no .venv: `make gpu`.
+# `make gpu DRY_RUN=1` runs the same script on a CPU with tiny sizes (part of `make test`).
+ifeq ($(DRY_RUN),1)
+gpu: gpu-dry-run
+else
+gpu:
+	bash bench/gpu.sh
+endif
+
+gpu-dry-run: $(STAMP)
+	DRY_RUN=1 PYTHON=$(BIN)/python bash bench/gpu.sh
+
+test: lint unit keras notebooks gpu-dry-run site browser
 	@echo "All checks passed."
 
 clean:

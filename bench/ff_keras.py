@@ -36,12 +36,17 @@ import time
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backend", default="tensorflow", choices=["tensorflow", "torch"])
-    parser.add_argument("--train-size", type=int, default=2000, help="training images per (full) batch")
+    parser.add_argument(
+        "--train-size", type=int, default=None, help="training images per (full) batch (2,000; --full: 60,000)"
+    )
     parser.add_argument("--epochs", type=int, default=4, help="outer epochs to time (the first includes tracing)")
     parser.add_argument("--inner-steps", type=int, default=50)
     parser.add_argument("--dims", type=int, nargs="+", default=[784, 500, 500])
     parser.add_argument("--full", action="store_true", help="train the full recipe with FFNetwork only")
     parser.add_argument("--skip-predict", action="store_true")
+    parser.add_argument("--outer-epochs", type=int, default=250, help="with --full: outer epochs (the recipe: 250)")
+    parser.add_argument("--max-seconds", type=float, default=None, help="with --full: stop after this much training")
+    parser.add_argument("--json", default=None, help="with --full: write the record (JSON) here")
     return parser.parse_args(argv)
 
 
@@ -199,6 +204,7 @@ def time_call(fn, repeats=1):
 def run_comparison(args):
     if keras.backend.backend() != "tensorflow":
         sys.exit("the example's training step is TensorFlow code: run the comparison with --backend tensorflow")
+    args.train_size = args.train_size or 2000
     x, y, x_test, y_test = load_data(args.train_size)
     keras.utils.set_random_seed(0)
     ours = FFNetwork(args.dims, num_epochs=args.inner_steps, threshold=THRESHOLD, seed=0)
@@ -241,20 +247,66 @@ def run_comparison(args):
     print(f"per outer epoch, example / FFNetwork: median {np.median(ratios):.2f} (each round: {np.round(ratios, 2)})")
 
 
+class TimeGuard(keras.callbacks.Callback):
+    """Stops ``fit`` at the end of the first epoch that ends past ``max_seconds`` of training."""
+
+    def __init__(self, max_seconds):
+        super().__init__()
+        self.max_seconds, self.start = max_seconds, None
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.max_seconds is not None and time.perf_counter() - self.start > self.max_seconds:
+            self.model.stop_training = True
+
+
 def run_full(args):
-    x, y, x_test, y_test = load_data(60_000)
+    import json
+
+    if keras.backend.backend() == "torch":
+        import torch
+
+        # TF32 matmuls on CUDA (float32 accumulation), as ffbook.ff's PyTorch presets use by default.
+        torch.backends.cuda.matmul.allow_tf32 = True
+    x, y, x_test, y_test = load_data(args.train_size or 60_000)
     keras.utils.set_random_seed(0)
-    model = FFNetwork([784, 500, 500], num_epochs=50, threshold=THRESHOLD, seed=0)
+    model = FFNetwork(args.dims, num_epochs=args.inner_steps, threshold=THRESHOLD, seed=0)
     model.compile()
     print(f"# {describe_machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    timer, guard = EpochTimer(), TimeGuard(args.max_seconds)
     start = time.perf_counter()
-    seconds = time_fit(model, x, y, 250)
+    model.fit(x, y, batch_size=len(x), epochs=args.outer_epochs, verbose=0, shuffle=False, callbacks=[timer, guard])
     total = time.perf_counter() - start
-    accuracy = np.mean(model.predict(x_test) == y_test)
+    accuracy = float(np.mean(model.predict(x_test) == y_test))
+    done = len(timer.seconds)
     print(
-        f"full recipe: 250 outer epochs in {total / 60:.2f} min (first epoch {seconds[0]:.1f} s, "
-        f"median {np.median(seconds[1:]):.2f} s); test accuracy {accuracy:.2%}"
+        f"full recipe: {done} of {args.outer_epochs} outer epochs in {total / 60:.2f} min (first epoch "
+        f"{timer.seconds[0]:.1f} s, median {np.median(timer.seconds[1:] or timer.seconds):.2f} s); "
+        f"test accuracy {accuracy:.2%}"
     )
+    if args.json:
+        record = {
+            "machine": describe_machine(),
+            "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "dims": args.dims,
+            "train_size": len(x),
+            "inner_steps": args.inner_steps,
+            "outer_epochs_asked": args.outer_epochs,
+            "outer_epochs_done": done,
+            "stopped_by_time_guard": done < args.outer_epochs,
+            "epoch_seconds": timer.seconds,
+            "train_seconds": total,
+            "test_accuracy": accuracy,
+            "test_error": 1.0 - accuracy,
+        }
+        with open(args.json, "w") as handle:
+            json.dump(record, handle, indent=2)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import gpu_imports
+
+    gpu_imports.record("keras")
 
 
 if __name__ == "__main__":

@@ -23,3 +23,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("socket"):  # pytest-socket, from the dev extra
         config.option.disable_socket = True
         config.option.allow_unix_socket = True
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """``make gpu DRY_RUN=1`` records what a test run imports (bench/gpu_imports.py)."""
+    if os.environ.get("FFBOOK_IMPORTS_OUT"):
+        import sys
+
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
+        import gpu_imports
+
+        gpu_imports.record("pytest")

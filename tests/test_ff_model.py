@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 import torch
@@ -169,30 +167,3 @@ def test_ff_loss_of_layer_matches_manual():
 def test_bad_input_is_refused(call, error, match):
     with pytest.raises(error, match=match):
         call(_net())
-
-
-@pytest.fixture
-def full_fp32_cuda_matmuls():
-    """CUDA matmuls in full float32 (no TF32) for one test; the global flag is put back afterwards."""
-    previous = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = previous
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_and_cpu_predict_the_same(full_fp32_cuda_matmuls):
-    net = _net(dims=[784, 200, 200, 200], first_scored_layer=1)
-    x = torch.rand(500, 784, generator=torch.Generator().manual_seed(0))
-    cpu_scores = net.goodness_per_label(x)
-    gpu_net = copy.deepcopy(net).to("cuda")
-    gpu_scores = gpu_net.goodness_per_label(x.to("cuda")).cpu()
-    torch.testing.assert_close(gpu_scores, cpu_scores, rtol=1e-4, atol=1e-5)
-    # identical labels wherever the best two labels are not a near tie
-    top2 = cpu_scores.topk(2, dim=1).values
-    clear = (top2[:, 0] - top2[:, 1]) > 1e-3 * top2[:, 0].abs().clamp_min(1e-6)
-    assert torch.equal(gpu_net.predict(x.to("cuda")).cpu()[clear], net.predict(x)[clear])
-    assert clear.float().mean() > 0.9

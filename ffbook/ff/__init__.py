@@ -14,9 +14,9 @@ from .core import (
     overlay_labels,
     random_wrong_labels,
 )
-from .model import FFLayer, FFNet
-from .presets import PRESETS, get_preset
-from .training import FFConfig, History, build_net, evaluate, fit, mnist_tensors, train
+from .model import FFLayer, FFNet, FFNetSpec, LayerTerms
+from .presets import PRESETS, Preset, get_preset
+from .training import FFConfig, History, build_net, epoch_generator, evaluate, fit, learning_rate, mnist_tensors, train
 
 __all__ = [
     "as_features",
@@ -29,6 +29,11 @@ __all__ = [
     "random_wrong_labels",
     "FFLayer",
     "FFNet",
+    "FFNetSpec",
+    "LayerTerms",
+    "Preset",
+    "epoch_generator",
+    "learning_rate",
     "PRESETS",
     "get_preset",
     "FFConfig",

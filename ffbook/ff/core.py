@@ -16,6 +16,9 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "check_int",
+    "check_real",
+    "check_seed",
     "as_features",
     "as_labels",
     "overlay_labels",
@@ -27,6 +30,36 @@ __all__ = [
 ]
 
 GOODNESS_KINDS = ("mean", "sum")
+MAX_SEED = 2**63 - 1
+
+
+def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
+    """``value`` as an int (bools refused), within ``[minimum, maximum]`` when given."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be an int {bounds}, got {value}")
+    return int(value)
+
+
+def check_real(name: str, value, positive: bool = False, minimum: float | None = None) -> float:
+    """``value`` as a finite float (bools, NaN and infinities refused), > 0 or >= ``minimum`` when asked."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if positive and not value > 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_seed(seed) -> int:
+    """A seed: an int in [0, 2**63 - 1] (what ``torch.Generator.manual_seed`` takes)."""
+    return check_int("seed", seed, minimum=0, maximum=MAX_SEED)
 NORM_KINDS = ("l2", "rms")
 
 
@@ -85,7 +118,10 @@ def as_labels(labels, num_classes: int, num_samples: int | None = None, device=N
 
 
 def _on_values(x: torch.Tensor, on_value) -> torch.Tensor:
-    """The value written at the label's position: each sample's maximum, or a constant."""
+    """The value written at the label's position: each sample's maximum, or a constant.
+
+    Check-free for "max" (it runs inside training steps); ``check_on_value_input`` is the check.
+    """
     if isinstance(on_value, str):
         if on_value != "max":
             raise ValueError(f"on_value must be 'max' or a positive number, got {on_value!r}")
@@ -95,6 +131,23 @@ def _on_values(x: torch.Tensor, on_value) -> torch.Tensor:
     if not (np.isfinite(on_value) and on_value > 0):
         raise ValueError(f"on_value must be a positive finite number, got {on_value}")
     return torch.full((x.shape[0],), float(on_value), dtype=x.dtype, device=x.device)
+
+
+def check_on_value_input(x: torch.Tensor, on_value, name: str = "x") -> None:
+    """Refuse samples whose maximum is not positive when the label is written as each sample's maximum.
+
+    A blank sample (all zeros) would carry the label as 0, the same input for every label, and a
+    sample with only negative values (e.g. standardised pixels) would carry an inverted one-hot.
+    """
+    if isinstance(on_value, str) and on_value == "max":
+        bad = x.amax(dim=1) <= 0
+        if bool(bad.any()):
+            first = int(bad.nonzero()[0, 0])
+            raise ValueError(
+                f"{name}: on_value='max' writes the label as each sample's largest value, but {int(bad.sum())} "
+                f"sample(s) (the first is sample {first}) have no positive value, so their label would be "
+                "lost or inverted; scale the data to [0, 1] or pass a positive constant on_value"
+            )
 
 
 def overlay_labels(x, labels, num_classes: int = 10, on_value: str | float = "max") -> torch.Tensor:
@@ -110,9 +163,11 @@ def overlay_labels(x, labels, num_classes: int = 10, on_value: str | float = "ma
     if num_classes > x.shape[1]:
         raise ValueError(f"num_classes ({num_classes}) cannot exceed the number of features ({x.shape[1]})")
     labels = as_labels(labels, num_classes, num_samples=x.shape[0], device=x.device)
+    on = _on_values(x, on_value)
+    check_on_value_input(x, on_value)
     out = x.clone()
     out[:, :num_classes] = 0
-    out[torch.arange(x.shape[0], device=x.device), labels] = _on_values(x, on_value)
+    out[torch.arange(x.shape[0], device=x.device), labels] = on
     return out
 
 
@@ -138,10 +193,11 @@ def hard_negative_labels(
     The true label gets probability exactly 0, as in Hinton's Matlab code, which draws each
     negative label from the network's own predictions with the correct answer masked out.
     """
-    if not isinstance(scores, torch.Tensor) or scores.ndim != 2:
-        raise ValueError("scores must be a 2-D tensor (N, num_classes)")
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    if not isinstance(scores, torch.Tensor) or scores.ndim != 2 or not scores.dtype.is_floating_point:
+        raise ValueError("scores must be a 2-D floating-point tensor (N, num_classes)")
+    temperature = check_real("temperature", temperature, positive=True)
+    if not bool(torch.isfinite(scores).all()):
+        raise ValueError("scores contains NaN or infinite values")
     labels = as_labels(labels, scores.shape[1], num_samples=scores.shape[0], device=scores.device)
     logits = scores.float() / temperature
     logits = logits.masked_fill(F.one_hot(labels, scores.shape[1]).bool(), float("-inf"))
@@ -151,6 +207,16 @@ def hard_negative_labels(
     return torch.multinomial(probabilities, 1, generator=generator).squeeze(1).to(scores.device)
 
 
+def _check_activities(h, name: str) -> None:
+    """Shape and dtype checks only (no values read, so no device sync inside a training step)."""
+    if not isinstance(h, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(h).__name__}")
+    if h.ndim != 2 or h.shape[1] == 0:
+        raise ValueError(f"{name} must be a 2-D tensor (N, D) with D >= 1, got shape {tuple(h.shape)}")
+    if not h.dtype.is_floating_point:
+        raise TypeError(f"{name} must be a real floating-point tensor, got dtype {h.dtype}")
+
+
 def goodness(h: torch.Tensor, kind: str = "mean") -> torch.Tensor:
     """Goodness of each sample's activities.
 
@@ -158,8 +224,7 @@ def goodness(h: torch.Tensor, kind: str = "mean") -> torch.Tensor:
     """
     if kind not in GOODNESS_KINDS:
         raise ValueError(f"goodness kind must be one of {GOODNESS_KINDS}, got {kind!r}")
-    if not isinstance(h, torch.Tensor) or h.ndim != 2:
-        raise ValueError("h must be a 2-D tensor (N, H) of activities")
+    _check_activities(h, "h")
     squares = h.square()
     return squares.mean(dim=1) if kind == "mean" else squares.sum(dim=1)
 
@@ -172,8 +237,11 @@ def ff_loss(g_pos: torch.Tensor, g_neg: torch.Tensor, threshold: float) -> torch
 
     It is the logistic loss of $p(\\text{positive}) = \\sigma(G - \\theta)$.
     """
+    if not isinstance(g_pos, torch.Tensor) or not isinstance(g_neg, torch.Tensor):
+        raise TypeError("g_pos and g_neg must be torch tensors of per-sample goodness")
     if g_pos.ndim != 1 or g_neg.ndim != 1:
         raise ValueError("g_pos and g_neg must be 1-D tensors of per-sample goodness")
+    threshold = check_real("threshold", threshold, positive=True)
     if g_pos.numel() == 0 or g_neg.numel() == 0:
         raise ValueError("g_pos and g_neg must not be empty")
     return F.softplus(torch.cat([threshold - g_pos, g_neg - threshold])).mean()
@@ -188,6 +256,8 @@ def normalize(x: torch.Tensor, kind: str = "l2", eps: float = 1e-4) -> torch.Ten
     """
     if kind not in NORM_KINDS:
         raise ValueError(f"norm kind must be one of {NORM_KINDS}, got {kind!r}")
+    _check_activities(x, "x")
+    check_real("eps", eps, positive=True)
     length = x.norm(dim=1, keepdim=True)
     if kind == "rms":
         length = length / x.shape[1] ** 0.5

@@ -7,8 +7,9 @@ Prediction tries every label at once: the goodness of (image, label c) for all c
 
 from __future__ import annotations
 
-import numbers
+import dataclasses
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -20,13 +21,25 @@ from .core import (
     _on_values,
     as_features,
     as_labels,
+    check_int,
+    check_on_value_input,
+    check_real,
+    check_seed,
     ff_loss,
     goodness,
     normalize,
     overlay_labels,
 )
 
-__all__ = ["FFLayer", "FFNet"]
+__all__ = ["FFLayer", "FFNet", "FFNetSpec", "LayerTerms"]
+
+
+class LayerTerms(NamedTuple):
+    """A layer's FF loss and the mean goodness of its positive and negative samples (or a stack of them)."""
+
+    loss: torch.Tensor
+    pos_goodness: torch.Tensor
+    neg_goodness: torch.Tensor
 
 
 def _check_choice(name: str, value, choices) -> None:
@@ -34,10 +47,6 @@ def _check_choice(name: str, value, choices) -> None:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
-def _check_threshold(threshold) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not threshold > 0:
-        raise ValueError(f"threshold must be a positive number, got {threshold!r}")
-    return float(threshold)
 
 
 class FFLayer(nn.Module):
@@ -58,16 +67,17 @@ class FFLayer(nn.Module):
         eps: float = 1e-4,
     ) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        in_features = check_int("in_features", in_features, minimum=1)
+        out_features = check_int("out_features", out_features, minimum=1)
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be True or False, got {bias!r}")
         _check_choice("goodness", goodness, GOODNESS_KINDS)
         _check_choice("norm", norm, NORM_KINDS)
         self.linear = nn.Linear(int(in_features), int(out_features), bias=bias)
-        self.threshold = _check_threshold(threshold)
+        self.threshold = check_real("threshold", threshold, positive=True)
         self.goodness_kind = goodness
         self.norm_kind = norm
-        self.eps = float(eps)
+        self.eps = check_real("eps", eps, positive=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.linear(normalize(x, self.norm_kind, self.eps)))
@@ -76,9 +86,22 @@ class FFLayer(nn.Module):
         """Goodness of this layer's activities ``h`` (its own kind: mean or sum of squares)."""
         return goodness(h, self.goodness_kind)
 
+    def ff_terms(self, x: torch.Tensor, num_positive: int) -> tuple[torch.Tensor, LayerTerms]:
+        """Activities and FF loss for a batch whose first ``num_positive`` rows are positive data.
+
+        The one place where a layer's loss is computed (``FFNet.ff_terms``, the greedy schedule
+        and ``loss`` all call it). Positives and negatives share one matrix product. Goodness and
+        loss are computed in float32 whatever the activities' dtype.
+        """
+        h = self(x)
+        g = self.goodness(h).float()
+        g_pos, g_neg = g[:num_positive], g[num_positive:]
+        loss = ff_loss(g_pos, g_neg, self.threshold)
+        return h, LayerTerms(loss, g_pos.detach().mean(), g_neg.detach().mean())
+
     def loss(self, x_pos: torch.Tensor, x_neg: torch.Tensor) -> torch.Tensor:
         """$\\mathrm{softplus}$ loss pushing positive goodness above and negative below the threshold."""
-        return ff_loss(self.goodness(self(x_pos)), self.goodness(self(x_neg)), self.threshold)
+        return self.ff_terms(torch.cat([x_pos, x_neg]), x_pos.shape[0])[1].loss
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold}, goodness={self.goodness_kind!r}, norm={self.norm_kind!r}"
@@ -109,15 +132,15 @@ class FFNet(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        dims = list(dims)
-        if len(dims) < 2 or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1 for d in dims):
+        if isinstance(dims, str) or not isinstance(dims, Sequence) or len(dims) < 2:
             raise ValueError(f"dims must list at least two positive ints (input, hidden...), got {dims!r}")
-        if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
-            raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+        dims = [check_int(f"dims[{i}]", d, minimum=1) for i, d in enumerate(dims)]
+        num_classes = check_int("num_classes", num_classes, minimum=2)
         if num_classes > dims[0]:
             raise ValueError(f"num_classes ({num_classes}) cannot exceed the number of input features ({dims[0]})")
-        if not 0 <= first_scored_layer < len(dims) - 1:
-            raise ValueError(f"first_scored_layer must be in [0, {len(dims) - 1}), got {first_scored_layer}")
+        first_scored_layer = check_int("first_scored_layer", first_scored_layer, minimum=0, maximum=len(dims) - 2)
+        if not isinstance(readout, bool):
+            raise TypeError(f"readout must be True or False, got {readout!r}")
         _on_values(torch.zeros(1, 1), on_value)  # validates on_value early
         self.dims = dims
         self.num_classes = int(num_classes)
@@ -129,6 +152,23 @@ class FFNet(nn.Module):
         )
         scored_width = sum(dims[1 + self.first_scored_layer :])
         self.readout = nn.Linear(scored_width, self.num_classes) if readout else None
+        self._bias = bool(bias)
+
+    @property
+    def spec(self) -> FFNetSpec:
+        """The description this net was built from (``FFNetSpec(...).build()`` gives a fresh one)."""
+        first = self.layers[0]
+        return FFNetSpec(
+            dims=tuple(self.dims),
+            threshold=first.threshold,
+            goodness=first.goodness_kind,
+            norm=first.norm_kind,
+            num_classes=self.num_classes,
+            on_value=self.on_value,
+            first_scored_layer=self.first_scored_layer,
+            readout=self.readout is not None,
+            bias=self._bias,
+        )
 
     @property
     def device(self) -> torch.device:
@@ -137,7 +177,9 @@ class FFNet(nn.Module):
     def check_inputs(self, x, name: str = "x") -> torch.Tensor:
         """Validate a batch for this net and move it to the net's device and dtype, shape (N, D)."""
         weight = self.layers[0].linear.weight
-        return as_features(x, name, num_features=self.dims[0]).to(weight.device, weight.dtype)
+        x = as_features(x, name, num_features=self.dims[0]).to(weight.device, weight.dtype)
+        check_on_value_input(x, self.on_value, name)
+        return x
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Activities of every layer for already-overlaid inputs; each layer sees a detached input."""
@@ -147,14 +189,39 @@ class FFNet(nn.Module):
             activities.append(x)
         return activities
 
-    def layer_losses(self, x_pos: torch.Tensor, x_neg: torch.Tensor) -> list[torch.Tensor]:
-        """Each layer's own FF loss; layer k's loss depends on layer k's parameters only."""
-        losses = []
+    def ff_terms(self, x_pos: torch.Tensor, x_neg: torch.Tensor) -> LayerTerms:
+        """Every layer's FF loss and mean goodness for one batch, each a tensor of shape (num_layers,).
+
+        Layer k sees a *detached* copy of layer k-1's output, so layer k's loss depends on layer k's
+        parameters only: the sum of the losses has, for each layer, the gradient of its own loss.
+        This is what training minimises (``fit`` calls it through ``training_loss``).
+        """
+        num_positive = x_pos.shape[0]
+        h = torch.cat([x_pos, x_neg])
+        terms = []
         for layer in self.layers:
-            h_pos, h_neg = layer(x_pos.detach()), layer(x_neg.detach())
-            losses.append(ff_loss(layer.goodness(h_pos), layer.goodness(h_neg), layer.threshold))
-            x_pos, x_neg = h_pos, h_neg
-        return losses
+            h, layer_terms = layer.ff_terms(h.detach(), num_positive)
+            terms.append(layer_terms)
+        return LayerTerms(*(torch.stack(column) for column in zip(*terms, strict=True)))
+
+    def layer_losses(self, x_pos: torch.Tensor, x_neg: torch.Tensor) -> torch.Tensor:
+        """Each layer's own FF loss, shape (num_layers,)."""
+        return self.ff_terms(x_pos, x_neg).loss
+
+    def readout_loss(self, x_pos: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the linear read-out on the neutral-label features (which carry no gradient)."""
+        return F.cross_entropy(self.readout(self.readout_features(x_pos)).float(), labels)
+
+    def training_loss(self, x_pos: torch.Tensor, x_neg: torch.Tensor, labels: torch.Tensor):
+        """The loss one training step minimises, and its per-layer statistics (3, num_layers), detached.
+
+        The sum of every layer's FF loss, plus the read-out's cross-entropy when the net has one.
+        """
+        terms = self.ff_terms(x_pos, x_neg)
+        total = terms.loss.sum()
+        if self.readout is not None:
+            total = total + self.readout_loss(x_pos, labels)
+        return total, torch.stack([terms.loss.detach(), terms.pos_goodness, terms.neg_goodness])
 
     def _first_layer_all_labels(self, x: torch.Tensor) -> torch.Tensor:
         """First-layer activities for every (image, label) pair, shape (N, C, H1), in one matmul.
@@ -181,21 +248,25 @@ class FFNet(nn.Module):
         return F.relu(pre)
 
     @torch.no_grad()
-    def goodness_per_label(self, x, batch_size: int = 1024) -> torch.Tensor:
-        """Summed goodness (N, num_classes) of every image with every label; batched over labels."""
+    def goodness_per_layer_and_label(self, x, batch_size: int = 1024) -> torch.Tensor:
+        """Goodness (N, num_classes, num_layers) of every layer for every image with every label."""
         x = self.check_inputs(x)
         return torch.cat([self._goodness_block(block) for block in x.split(batch_size)])
+
+    @torch.no_grad()
+    def goodness_per_label(self, x, batch_size: int = 1024) -> torch.Tensor:
+        """Goodness (N, num_classes) of every image with every label, summed over the scored layers."""
+        return self.goodness_per_layer_and_label(x, batch_size)[:, :, self.first_scored_layer :].sum(dim=2)
 
     def _goodness_block(self, x: torch.Tensor) -> torch.Tensor:
         n, num_classes = x.shape[0], self.num_classes
         h = self._first_layer_all_labels(x).reshape(n * num_classes, -1)
-        total = torch.zeros(n * num_classes, device=x.device, dtype=torch.promote_types(x.dtype, torch.float32))
+        per_layer = []
         for index, layer in enumerate(self.layers):
             if index > 0:
                 h = layer(h)
-            if index >= self.first_scored_layer:
-                total += layer.goodness(h).to(total.dtype)
-        return total.reshape(n, num_classes)
+            per_layer.append(layer.goodness(h).float())
+        return torch.stack(per_layer, dim=1).reshape(n, num_classes, len(self.layers))
 
     @torch.no_grad()
     def predict(self, x, batch_size: int = 1024) -> torch.Tensor:
@@ -217,12 +288,17 @@ class FFNet(nn.Module):
             return torch.cat([normalize(h, layer.norm_kind, layer.eps) for h in activities], dim=1)
 
     @torch.no_grad()
-    def predict_readout(self, x, batch_size: int = 4096) -> torch.Tensor:
-        """Labels from the linear softmax read-out (needs ``readout=True``)."""
+    def readout_logits(self, x, batch_size: int = 4096) -> torch.Tensor:
+        """The read-out's logits (N, num_classes) for every image with a neutral label: one forward pass."""
         if self.readout is None:
             raise ValueError("this FFNet was built with readout=False; there is no read-out to predict with")
         x = self.check_inputs(x)
-        return torch.cat([self.readout(self.readout_features(b)).argmax(dim=1) for b in x.split(batch_size)])
+        return torch.cat([self.readout(self.readout_features(b)).float() for b in x.split(batch_size)])
+
+    @torch.no_grad()
+    def predict_readout(self, x, batch_size: int = 4096) -> torch.Tensor:
+        """Labels from the linear softmax read-out (needs ``readout=True``)."""
+        return self.readout_logits(x, batch_size).argmax(dim=1)
 
     @torch.no_grad()
     def layer_goodness(self, x, labels, batch_size: int = 4096) -> torch.Tensor:
@@ -236,3 +312,39 @@ class FFNet(nn.Module):
                 torch.stack([layer.goodness(h) for layer, h in zip(self.layers, activities, strict=True)], dim=1)
             )
         return torch.cat(blocks)
+
+
+@dataclasses.dataclass(frozen=True)
+class FFNetSpec:
+    """What defines a Forward-Forward network: the arguments of ``FFNet``, checked when created.
+
+    A preset pairs one with an ``FFConfig`` (what defines the training), so a training recipe
+    cannot contradict the network it trains. ``spec.build(seed)`` makes the network.
+    """
+
+    dims: tuple[int, ...] = (784, 500, 500)
+    threshold: float = 1.5
+    goodness: str = "mean"
+    norm: str = "l2"
+    num_classes: int = 10
+    on_value: str | float = "max"
+    first_scored_layer: int = 0
+    readout: bool = False
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.dims, str) or not isinstance(self.dims, Sequence):
+            raise TypeError(f"dims must be a sequence of ints, got {type(self.dims).__name__}")
+        object.__setattr__(self, "dims", tuple(self.dims))
+        with torch.device("meta"):  # checks every argument without allocating any weight
+            FFNet(**self.to_dict())
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def build(self, seed: int = 0, device: str | torch.device = "cpu") -> FFNet:
+        """The network, initialised from ``seed`` on the CPU (so every device starts from the same weights)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(check_seed(seed))
+            net = FFNet(**self.to_dict())
+        return net.to(device)

@@ -1,25 +1,35 @@
-"""Named training recipes, each documented with where it comes from."""
+"""Named recipes: a network (``FFNetSpec``) and its training (``FFConfig``), each with its source."""
 
 from __future__ import annotations
 
+import dataclasses
+
+from .model import FFNetSpec
 from .training import FFConfig
 
-__all__ = ["PRESETS", "get_preset"]
+__all__ = ["Preset", "PRESETS", "get_preset"]
 
-PRESETS: dict[str, FFConfig] = {
-    "keras-io": FFConfig(
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named recipe: what network to build, how to train it, and where the recipe comes from."""
+
+    name: str
+    net: FFNetSpec
+    train: FFConfig
+    source: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "net": self.net.to_dict(), "train": self.train.to_dict(), "source": self.source}
+
+
+PRESETS: dict[str, Preset] = {
+    "keras-io": Preset(
         name="keras-io",
-        dims=(784, 500, 500),
-        threshold=1.5,
-        goodness="mean",
-        norm="l2",
-        on_value="max",
-        schedule="greedy",
-        batch_size=None,
-        epochs=250,
-        steps_per_layer=50,
-        lr=0.03,
-        negatives="random",
+        net=FFNetSpec(dims=(784, 500, 500), threshold=1.5, goodness="mean", norm="l2", on_value="max"),
+        train=FFConfig(
+            schedule="greedy", batch_size=None, epochs=250, steps_per_layer=50, lr=0.03, negatives="random"
+        ),
         source=(
             "keras.io example 'Using the Forward-Forward Algorithm for Image Classification': 784-500-500, "
             "the 60,000 training images as one batch, threshold 1.5, mean-of-squares goodness, L2 input "
@@ -27,47 +37,43 @@ PRESETS: dict[str, FFConfig] = {
             "reported test accuracy 97.56% (2.44% error). One change: negatives always carry a wrong label."
         ),
     ),
-    "hinton-2022": FFConfig(
+    "hinton-2022": Preset(
         name="hinton-2022",
-        dims=(784, 2000, 2000, 2000, 2000),
-        threshold=2.0,
-        goodness="mean",
-        norm="rms",
-        on_value=4.0,
-        first_scored_layer=1,
-        readout=True,
-        schedule="simultaneous",
-        epochs=60,
-        batch_size=100,
-        lr=3e-3,
-        lr_schedule="half_linear",
-        negatives="hard",
+        net=FFNetSpec(
+            dims=(784, 2000, 2000, 2000, 2000),
+            threshold=2.0,
+            goodness="mean",
+            norm="rms",
+            on_value=4.0,
+            first_scored_layer=1,
+            readout=True,
+        ),
+        train=FFConfig(
+            schedule="simultaneous",
+            epochs=60,
+            batch_size=100,
+            lr=3e-3,
+            lr_schedule="half_linear",
+            negatives="hard",
+        ),
         source=(
             "Hinton (2022), 'The Forward-Forward Algorithm', section 3.3: four hidden layers of 2000 ReLUs, "
             "60 epochs, mini-batches, label one-hot in the first 10 pixels, prediction by the goodness of "
             "every label summed over all layers but the first; reported test error 1.36%. The paper leaves "
-            "the optimiser open; ours, from short CPU runs at reduced width (not yet run at full size): batch 100, "
-            "Adam 3e-3 for 30 epochs then cooled linearly to 0 (loeweX's schedule), RMS length normalisation, "
-            "mean-of-squares goodness against threshold 2 (a mean, so settings tuned at width 500-1000 carry "
-            "over to 2000), label pixel at 4.0 (a stronger label signal learned much faster than 1.0), hard "
-            "negatives redrawn every epoch from the net's own predictions (Hinton's Matlab code), and a "
-            "linear read-out (loeweX, Matlab) reported separately."
+            "the optimiser open; ours, from short CPU runs at reduced width: batch 100, Adam 3e-3 for 30 "
+            "epochs then cooled linearly to 0 (loeweX's schedule, applied to every parameter), RMS length "
+            "normalisation, mean-of-squares goodness against threshold 2 (a mean, so settings tuned at width "
+            "500-1000 carry over to 2000), label pixel at 4.0 (a stronger label signal learned much faster "
+            "than 1.0), hard negatives redrawn every epoch from the softmax of every label's goodness, and a "
+            "linear read-out on a neutral label (loeweX, Matlab) reported separately."
         ),
     ),
-    "quick": FFConfig(
+    "quick": Preset(
         name="quick",
-        dims=(784, 1000),
-        threshold=2.0,
-        goodness="mean",
-        norm="rms",
-        on_value=4.0,
-        first_scored_layer=0,
-        schedule="simultaneous",
-        epochs=6,
-        batch_size=100,
-        lr=5e-3,
-        lr_schedule="half_linear",
-        negatives="hard",
+        net=FFNetSpec(dims=(784, 1000), threshold=2.0, goodness="mean", norm="rms", on_value=4.0),
+        train=FFConfig(
+            schedule="simultaneous", epochs=6, batch_size=100, lr=5e-3, lr_schedule="half_linear", negatives="hard"
+        ),
         source=(
             "ffbook's CPU recipe (2 cores, minutes): one hidden layer of 1000 ReLUs trained the paper's way "
             "on mini-batches of 100 with hard negatives; one layer because, for the same CPU time, it beat "
@@ -79,7 +85,7 @@ PRESETS: dict[str, FFConfig] = {
 }
 
 
-def get_preset(name: str) -> FFConfig:
+def get_preset(name: str) -> Preset:
     """The preset called ``name`` (one of ``PRESETS``)."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")

@@ -1,0 +1,114 @@
+"""The CUDA paths of ffbook.ff: the same numbers as on the CPU and as the eager step (skipped without a GPU).
+
+``make gpu`` runs this file first on the lent GPU machine; ``test_ff_training.py`` holds the CPU
+check of the other fast path (``torch.compile``) against the eager step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+
+import pytest
+import torch
+
+from ffbook.ff import FFConfig, FFNetSpec, build_net, fit
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
+
+SPEC = FFNetSpec(dims=(40, 64, 64, 64), threshold=2.0, norm="rms", on_value=4.0, first_scored_layer=1, readout=True)
+
+
+@contextlib.contextmanager
+def full_fp32_matmuls():
+    """CUDA matmuls in full float32 (no TF32) for one test; the global flags are put back afterwards."""
+    previous = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
+
+
+def _toy_data(n=200, d=40, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    centres = torch.rand(10, d, generator=generator)
+    y = torch.arange(n) % 10
+    x = (centres[y] + 0.1 * torch.rand(n, d, generator=generator)).clamp(0, 1)
+    return x, y
+
+
+def test_cuda_and_cpu_predict_the_same():
+    x, _ = _toy_data()
+    net = build_net(SPEC, seed=3)
+    with full_fp32_matmuls():
+        cpu_scores = net.goodness_per_label(x)
+        gpu_net = copy.deepcopy(net).to("cuda")
+        gpu_scores = gpu_net.goodness_per_label(x.to("cuda")).cpu()
+        gpu_logits = gpu_net.readout_logits(x.to("cuda")).cpu()
+    torch.testing.assert_close(gpu_scores, cpu_scores, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(gpu_logits, net.readout_logits(x), rtol=1e-4, atol=1e-5)
+    top2 = cpu_scores.topk(2, dim=1).values
+    clear = (top2[:, 0] - top2[:, 1]) > 1e-3  # ties may break either way
+    assert clear.float().mean() > 0.5
+    assert torch.equal(gpu_net.predict(x.to("cuda")).cpu()[clear], net.predict(x)[clear])
+
+
+@pytest.mark.parametrize("negatives", ["random", "hard", "hard_readout"])
+def test_graph_and_eager_training_agree(negatives):
+    """Same seed, same data: the CUDA-graph step and the eager step give the same weights and statistics.
+
+    200 images in batches of 32: 6 full batches (3 eager warm-up steps, a capture, replays) and a
+    partial one per epoch, over 3 epochs with the learning-rate cool-down.
+    """
+    x, y = _toy_data()
+    config = FFConfig(epochs=3, batch_size=32, lr=3e-3, lr_schedule="half_linear", negatives=negatives, seed=4)
+    runs = {}
+    with full_fp32_matmuls():
+        for step in ("eager", "graph"):
+            net = build_net(SPEC, seed=1, device="cuda")
+            history = fit(net, config.replace(step=step, tf32=False), x, y, x, y, progress=False)
+            runs[step] = (net, history)
+    (eager_net, eager), (graph_net, graph) = runs["eager"], runs["graph"]
+    assert graph.step == "graph" and eager.step == "eager"
+    for a, b in zip(eager_net.parameters(), graph_net.parameters(), strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(torch.tensor(graph.layer_loss), torch.tensor(eager.layer_loss), rtol=1e-4, atol=1e-5)
+    # The step really trained: the weights moved from their initial values.
+    initial = build_net(SPEC, seed=1)
+    assert not torch.allclose(graph_net.layers[0].linear.weight.cpu(), initial.layers[0].linear.weight)
+
+
+def test_cuda_training_matches_cpu_training():
+    """The eager step on CUDA follows the CPU run (same seed, same draws) within float32 tolerance."""
+    x, y = _toy_data()
+    config = FFConfig(epochs=2, batch_size=40, lr=1e-3, negatives="random", seed=2, tf32=False)
+    cpu_net = build_net(SPEC, seed=1)
+    cpu = fit(cpu_net, config.replace(step="eager"), x, y, progress=False)
+    with full_fp32_matmuls():
+        gpu_net = build_net(SPEC, seed=1, device="cuda")
+        gpu = fit(gpu_net, config.replace(step="graph"), x, y, progress=False)
+    # CPU Adam and CUDA's fused Adam round differently; ten steps of lr 1e-3 keep that far below 1e-3.
+    for a, b in zip(cpu_net.parameters(), gpu_net.parameters(), strict=True):
+        torch.testing.assert_close(b.cpu(), a, rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(torch.tensor(gpu.layer_loss), torch.tensor(cpu.layer_loss), rtol=1e-3, atol=1e-3)
+
+
+def test_fit_restores_the_tf32_flag():
+    x, y = _toy_data(n=40)
+    previous = torch.backends.cuda.matmul.allow_tf32
+    seen = []
+    net = build_net(SPEC, seed=1, device="cuda")
+    fit(
+        net,
+        FFConfig(epochs=1, batch_size=20, tf32=not previous),
+        x,
+        y,
+        progress=False,
+        callback=lambda *_: seen.append(torch.backends.cuda.matmul.allow_tf32),
+    )
+    assert seen == [not previous]
+    assert torch.backends.cuda.matmul.allow_tf32 == previous
