@@ -94,9 +94,7 @@ def summary(entry: dict) -> str:
     return ", ".join(str(p) for p in parts if p)
 
 
-def run_preset(
-    preset: Preset, config, device, data, deadline: float, eval_every: int, progress: bool
-) -> dict:
+def run_preset(preset: Preset, config, device, data, deadline: float, eval_every: int, progress: bool) -> dict:
     """Train one preset under a deadline; the finished epochs survive a cut."""
     from ffbook.ff import History
 
@@ -186,10 +184,18 @@ def main(argv: list[str] | None = None) -> int:
     hinton = get_preset("hinton-2022")
     keras_io = get_preset("keras-io")
     if args.dry_run:
-        hinton = Preset(hinton.name, FFNetSpec(**{**hinton.net.to_dict(), "dims": (784, 32, 32, 32)}),
-                        hinton.train.replace(epochs=2, batch_size=50), hinton.source)
-        keras_io = Preset(keras_io.name, FFNetSpec(**{**keras_io.net.to_dict(), "dims": (784, 32, 32)}),
-                          keras_io.train.replace(epochs=2, steps_per_layer=3), keras_io.source)
+        hinton = Preset(
+            hinton.name,
+            FFNetSpec(**{**hinton.net.to_dict(), "dims": (784, 32, 32, 32)}),
+            hinton.train.replace(epochs=2, batch_size=50),
+            hinton.source,
+        )
+        keras_io = Preset(
+            keras_io.name,
+            FFNetSpec(**{**keras_io.net.to_dict(), "dims": (784, 32, 32)}),
+            keras_io.train.replace(epochs=2, steps_per_layer=3),
+            keras_io.source,
+        )
         data = mnist_tensors(300, 200, device)
     else:
         data = mnist_tensors(None, None, device)

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from ffbook.ff import ff_loss, goodness, hard_negative_labels, normalize, overlay_labels, random_wrong_labels
+from ffbook.ff import (
+    FFLayer,
+    FFNet,
+    ff_loss,
+    goodness,
+    hard_negative_labels,
+    normalize,
+    overlay_labels,
+    random_wrong_labels,
+)
 
 
 def _np_softplus(u):
@@ -119,8 +128,31 @@ def test_normalize_matches_numpy(kind):
         (lambda: normalize(torch.rand(3, 4), "l1"), ValueError, "norm kind"),
         (lambda: ff_loss(torch.rand(0), torch.rand(3), 1.0), ValueError, "empty"),
         (lambda: hard_negative_labels(torch.rand(3, 4), torch.tensor([0, 1, 2]), temperature=0), ValueError, "temp"),
+        (lambda: hard_negative_labels(torch.tensor([[0.0, float("nan")]]), torch.tensor([0])), ValueError, "NaN"),
+        # on_value="max" needs a positive maximum in every sample, or the label is lost or inverted
+        (lambda: overlay_labels(torch.zeros(2, 20), torch.tensor([1, 2])), ValueError, "no positive value"),
+        (lambda: overlay_labels(-torch.rand(2, 20), torch.tensor([1, 2])), ValueError, "lost or inverted"),
+        (lambda: normalize(torch.rand(2, 3, 4)), ValueError, "2-D"),
+        (lambda: normalize(torch.rand(3, 4), eps=0.0), ValueError, "eps"),
+        (lambda: goodness(torch.rand(3, 4, dtype=torch.complex64)), TypeError, "real floating"),
+        (lambda: goodness(torch.rand(3, 0)), ValueError, "D >= 1"),
+        (lambda: ff_loss(torch.rand(3), torch.rand(3), float("nan")), ValueError, "threshold"),
+        (lambda: ff_loss(torch.rand(3), torch.rand(3), -1.0), ValueError, "threshold"),
+        (lambda: FFLayer(10, 5, eps=0.0), ValueError, "eps"),
+        (lambda: FFLayer(10, 5, threshold=float("inf")), ValueError, "threshold"),
+        (lambda: FFNet([20, 8, 8], first_scored_layer=1.5), TypeError, "first_scored_layer"),
+        (lambda: FFNet([20, 8, 8], first_scored_layer=True), TypeError, "first_scored_layer"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_error(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_overlay_keeps_the_label_of_standardised_images_with_a_constant_on_value():
+    """Mean/std-normalised pixels are negative in the background: a constant on value still marks the label."""
+    generator = torch.Generator().manual_seed(0)
+    x = (torch.rand(4, 30, generator=generator) - 0.8) / 0.3  # mostly negative, as standardised MNIST is
+    out = overlay_labels(x, torch.tensor([0, 3, 9, 3]), on_value=2.0)
+    assert torch.equal(out[:, :10].argmax(dim=1), torch.tensor([0, 3, 9, 3]))
+    assert torch.equal(out[:, 10:], x[:, 10:])

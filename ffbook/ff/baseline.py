@@ -13,16 +13,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import as_labels
+from .core import as_features, as_labels, check_int, check_real, check_seed
+from .training import History
 
 __all__ = ["backprop_mlp", "train_backprop"]
 
 
 def backprop_mlp(dims: Sequence[int], num_classes: int = 10, seed: int = 0) -> nn.Sequential:
     """``dims[0]`` inputs, ReLU hidden layers ``dims[1:]``, then a linear layer to ``num_classes`` logits."""
-    dims = list(dims)
-    if len(dims) < 2 or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in dims):
+    if isinstance(dims, str) or not isinstance(dims, Sequence) or len(dims) < 2:
         raise ValueError(f"dims must list at least two positive ints, got {dims!r}")
+    dims = [check_int(f"dims[{i}]", d, minimum=1) for i, d in enumerate(dims)]
+    num_classes = check_int("num_classes", num_classes, minimum=2)
+    seed = check_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         layers: list[nn.Module] = []
@@ -42,21 +45,26 @@ def train_backprop(
     batch_size: int = 100,
     lr: float = 1e-3,
     seed: int = 0,
-) -> tuple[nn.Sequential, dict]:
-    """Train ``backprop_mlp(dims)`` with Adam and cross-entropy; return the model and its history.
+) -> tuple[nn.Sequential, History]:
+    """Train ``backprop_mlp(dims)`` with Adam and cross-entropy; return the model and its ``History``.
 
-    The history holds the test error after every epoch and the training seconds (evaluation
-    excluded), so it lines up with ``ffbook.ff.History``.
+    The history holds the test error after every epoch (``test_epochs``, ``test_error``) and the
+    training seconds of each epoch (evaluation excluded), in the same type as FF's ``fit`` returns.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    epochs = check_int("epochs", epochs, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    lr = check_real("lr", lr, positive=True)
+    seed = check_seed(seed)
+    model = backprop_mlp(dims, seed=seed)  # checks dims
+    x_train = as_features(x_train, "x_train", num_features=model[0].in_features)
+    x_test = as_features(x_test, "x_test", num_features=model[0].in_features)
     device = x_train.device
     y_train = as_labels(y_train, 10, num_samples=x_train.shape[0], device=device)
     y_test = as_labels(y_test, 10, num_samples=x_test.shape[0], device=device)
-    model = backprop_mlp(dims, seed=seed).to(device)
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
-    history = {"test_epochs": [], "test_error": [], "epoch_seconds": []}
+    history = History(step="eager")
     for epoch in range(epochs):
         start = time.perf_counter()
         model.train()
@@ -64,10 +72,10 @@ def train_backprop(
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(model(x_train[index]), y_train[index]).backward()
             optimizer.step()
-        history["epoch_seconds"].append(time.perf_counter() - start)
+        history.epoch_seconds.append(time.perf_counter() - start)
         model.eval()
         with torch.no_grad():
             error = (model(x_test).argmax(dim=1) != y_test).float().mean()
-        history["test_epochs"].append(epoch + 1)
-        history["test_error"].append(float(error))
+        history.test_epochs.append(epoch + 1)
+        history.test_error.append(float(error))
     return model, history

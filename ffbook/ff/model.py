@@ -34,6 +34,11 @@ from .core import (
 __all__ = ["FFLayer", "FFNet", "FFNetSpec", "LayerTerms"]
 
 
+def _at_least_float32(t: torch.Tensor) -> torch.Tensor:
+    """Goodness and losses are summed in float32 (or float64 when the net is float64)."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
 class LayerTerms(NamedTuple):
     """A layer's FF loss and the mean goodness of its positive and negative samples (or a stack of them)."""
 
@@ -94,7 +99,7 @@ class FFLayer(nn.Module):
         loss are computed in float32 whatever the activities' dtype.
         """
         h = self(x)
-        g = self.goodness(h).float()
+        g = _at_least_float32(self.goodness(h))
         g_pos, g_neg = g[:num_positive], g[num_positive:]
         loss = ff_loss(g_pos, g_neg, self.threshold)
         return h, LayerTerms(loss, g_pos.detach().mean(), g_neg.detach().mean())
@@ -265,7 +270,7 @@ class FFNet(nn.Module):
         for index, layer in enumerate(self.layers):
             if index > 0:
                 h = layer(h)
-            per_layer.append(layer.goodness(h).float())
+            per_layer.append(_at_least_float32(layer.goodness(h)))
         return torch.stack(per_layer, dim=1).reshape(n, num_classes, len(self.layers))
 
     @torch.no_grad()
@@ -293,7 +298,7 @@ class FFNet(nn.Module):
         if self.readout is None:
             raise ValueError("this FFNet was built with readout=False; there is no read-out to predict with")
         x = self.check_inputs(x)
-        return torch.cat([self.readout(self.readout_features(b)).float() for b in x.split(batch_size)])
+        return torch.cat([_at_least_float32(self.readout(self.readout_features(b))) for b in x.split(batch_size)])
 
     @torch.no_grad()
     def predict_readout(self, x, batch_size: int = 4096) -> torch.Tensor:

@@ -55,9 +55,11 @@ class FFConfig:
 
     * ``schedule``: ``"simultaneous"`` (mini-batches of ``batch_size``, all layers per step) or
       ``"greedy"`` (full batch, ``steps_per_layer`` Adam steps per layer and epoch, no read-out).
-    * ``lr`` and ``lr_schedule``: Adam's learning rate for every parameter (read-out included),
-      constant or ``"half_linear"`` (constant for the first half of the epochs, then linearly
-      down towards 0, loeweX's cool-down).
+    * ``lr`` and ``lr_schedule``: Adam's learning rate for the FF layers, constant or
+      ``"half_linear"`` (constant for the first half of the epochs, then linearly down towards 0,
+      loeweX's cool-down). ``readout_lr``: the read-out's (default: ``lr``); the read-out chases
+      features that keep changing, and learns much faster with a larger rate (loeweX uses 10x).
+      The cool-down scales both.
     * ``negatives``: the wrong label of each negative, redrawn every epoch: ``"random"`` (uniform
       over the wrong labels), ``"hard"`` (drawn from the softmax of every label's summed goodness,
       ten forward passes per image) or ``"hard_readout"`` (from the softmax of the read-out's
@@ -71,6 +73,7 @@ class FFConfig:
     batch_size: int | None = 100
     steps_per_layer: int = 1
     lr: float = 1e-3
+    readout_lr: float | None = None
     lr_schedule: str = "constant"
     negatives: str = "random"
     seed: int = 0
@@ -90,6 +93,8 @@ class FFConfig:
         check_int("steps_per_layer", self.steps_per_layer, minimum=1)
         check_seed(self.seed)
         check_real("lr", self.lr, positive=True)
+        if self.readout_lr is not None:
+            check_real("readout_lr", self.readout_lr, positive=True)
         if not isinstance(self.tf32, bool):
             raise TypeError(f"tf32 must be True or False, got {self.tf32!r}")
         if self.schedule == "greedy":
@@ -97,6 +102,8 @@ class FFConfig:
                 raise ValueError("the greedy schedule trains on the full batch: set batch_size=None")
             if self.step not in ("auto", "eager"):
                 raise ValueError(f"step={self.step!r} applies to the simultaneous schedule only; use step='auto'")
+            if self.readout_lr is not None:
+                raise ValueError("readout_lr: the greedy schedule trains no read-out; leave it at None")
         else:
             if self.batch_size is not None:
                 check_int("batch_size", self.batch_size, minimum=1)
@@ -230,24 +237,31 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(entropy.generate_state(1, dtype=np.uint64)[0] >> 1))
 
 
-def learning_rate(config: FFConfig, epoch: int) -> float:
-    """Constant, or constant for the first half and then linearly down towards 0 (loeweX's cool-down)."""
+def learning_rate(config: FFConfig, epoch: int, base: float | None = None) -> float:
+    """``base`` (default ``config.lr``) in ``epoch``: constant, or constant for the first half of the
+    epochs and then linearly down towards 0 (loeweX's cool-down)."""
+    base = config.lr if base is None else base
     if config.lr_schedule == "constant" or epoch < config.epochs // 2:
-        return config.lr
+        return base
     remaining = config.epochs - epoch
-    return config.lr * remaining / (config.epochs - config.epochs // 2)
+    return base * remaining / (config.epochs - config.epochs // 2)
 
 
-def _adam(params, config: FFConfig, device: torch.device) -> torch.optim.Adam:
-    """Adam; on CUDA fused and graph-capturable with the learning rate in a device tensor (set per epoch)."""
+def _adam(groups: list[dict], device: torch.device) -> torch.optim.Adam:
+    """Adam over parameter groups that each carry a ``base_lr``; on CUDA fused and graph-capturable,
+    with each learning rate in a device tensor (refilled every epoch)."""
+    for group in groups:
+        group["lr"] = group["base_lr"]
+        if device.type == "cuda":
+            group["lr"] = torch.tensor(group["base_lr"], dtype=torch.float32, device=device)
     if device.type == "cuda":
-        lr = torch.tensor(config.lr, dtype=torch.float32, device=device)
-        return torch.optim.Adam(params, lr=lr, fused=True, capturable=True)
-    return torch.optim.Adam(params, lr=config.lr)
+        return torch.optim.Adam(groups, fused=True, capturable=True)
+    return torch.optim.Adam(groups)
 
 
-def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+def _set_lr(optimizer: torch.optim.Optimizer, config: FFConfig, epoch: int) -> None:
     for group in optimizer.param_groups:  # every group: the layers' and the read-out's
+        lr = learning_rate(config, epoch, group["base_lr"])
         if isinstance(group["lr"], torch.Tensor):
             group["lr"].fill_(lr)
         else:
@@ -394,9 +408,12 @@ def fit(
         raise ValueError(f"the history already holds {first_epoch} epochs of {config.epochs}: nothing to resume")
 
     if config.schedule == "greedy":
-        optimizers = [_adam(layer.parameters(), config, device) for layer in net.layers]
+        optimizers = [_adam([{"params": layer.parameters(), "base_lr": config.lr}], device) for layer in net.layers]
     else:
-        optimizers = [_adam(net.parameters(), config, device)]
+        groups = [{"params": net.layers.parameters(), "base_lr": config.lr}]
+        if net.readout is not None:
+            groups.append({"params": net.readout.parameters(), "base_lr": config.readout_lr or config.lr})
+        optimizers = [_adam(groups, device)]
     if optimizer_state is not None:
         for optimizer, state in zip(optimizers, optimizer_state, strict=True):
             optimizer.load_state_dict(state)
@@ -410,7 +427,7 @@ def fit(
         for epoch in bar:
             start = time.perf_counter()
             for optimizer in optimizers:
-                _set_lr(optimizer, learning_rate(config, epoch))
+                _set_lr(optimizer, config, epoch)
             generator = epoch_generator(config.seed, epoch)
             wrong = _negative_labels(net, config, x, y, generator)
             permutation = torch.randperm(x.shape[0], generator=generator).to(device)
@@ -458,6 +475,7 @@ def train(
     train_size: int | None = None,
     test_size: int | None = None,
     data=None,
+    initial_state: dict | None = None,
     **fit_kwargs,
 ) -> tuple[FFNet, History, dict]:
     """The one training entry point (chapters, command line, benchmarks): data, net, fit, timing, test.
@@ -465,7 +483,9 @@ def train(
     ``preset`` is a ``Preset`` or its name; ``config`` replaces its training config (e.g.
     ``preset.train.replace(epochs=2)``). ``data`` may hold ``((x_train, y_train), (x_test, y_test))``
     already on the device; otherwise MNIST is loaded (its first ``train_size``/``test_size``
-    images when given). Returns ``(net, history, results)``; ``results`` holds the final errors
+    images when given). ``initial_state`` (a saved ``state_dict``) replaces the fresh weights, to
+    resume a run together with ``fit``'s ``history`` and ``optimizer_state``.
+    Returns ``(net, history, results)``; ``results`` holds the final errors
     (``evaluate``'s keys), ``train_seconds`` (the timed ``fit``, evaluation included) and
     ``epoch_seconds_total`` (training alone), with the sizes and the step that ran.
     """
@@ -484,6 +504,8 @@ def train(
         data = mnist_tensors(train_size, test_size, device)
     (x_train, y_train), (x_test, y_test) = data
     net = build_net(preset.net, config.seed, device)
+    if initial_state is not None:
+        net.load_state_dict(initial_state)
     _synchronize(device)
     start = time.perf_counter()
     history = fit(net, config, x_train, y_train, x_test, y_test, **fit_kwargs)
