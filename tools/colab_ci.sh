@@ -83,7 +83,7 @@ else
 fi
 # The chapter's setup cell must install ffbook itself.
 "$PY" -m pip uninstall --quiet --yes ffbook >/dev/null 2>&1 || true
-if "$PY" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("ffbook") is None)' 2>/dev/null; then
+if "$PY" -I -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("ffbook") is None)'; then
   echo "ffbook is still importable in $VENV; the setup cell would not install it" >&2
   exit 1
 fi
