@@ -46,9 +46,9 @@ def check_int(name: str, value, *, min: int | None = None, max: int | None = Non
         raise TypeError(f"{name} must be an int, got {_kind(value)} {value!r}")
     value = int(value)
     if min is not None and value < min:
-        raise ValueError(f"{name} must be an int >= {min}, got {value}")
+        raise ValueError(f"{name} must be >= {min}, got {value}")
     if max is not None and value > max:
-        raise ValueError(f"{name} must be an int <= {max}, got {value}")
+        raise ValueError(f"{name} must be <= {max}, got {value}")
     return value
 
 
@@ -153,7 +153,7 @@ def check_array(
         array.ndim != len(shape)
         or any(want is not None and want != got for want, got in zip(shape, array.shape, strict=True))
     ):
-        wanted = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+        wanted = str(tuple("any" if s is None else s for s in shape)).replace("'", "")
         raise ValueError(f"{name} must have shape {wanted}, got {array.shape}")
     if nonempty and array.size == 0:
         raise ValueError(f"{name} must have at least one entry, got an empty array of shape {array.shape}")
