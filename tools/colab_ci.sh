@@ -127,7 +127,7 @@ chapters_start=$SECONDS
 say "chapters took $((SECONDS - chapters_start)) s"
 
 # The setup cell of the first chapter installed ffbook (--no-deps) into the venv: check it came from here.
-"$PY" - "$COMMIT" <<'PY'
+"$PY" -I - "$COMMIT" <<'PY'
 import importlib.metadata, json, sys
 dist = importlib.metadata.distribution("ffbook")
 origin = json.loads(dist.read_text("direct_url.json") or "{}")
