@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -107,8 +107,10 @@ def check_callable(name: str, value) -> Callable:
 
 
 def check_int_sequence(name: str, value, *, min: int | None = None, nonempty: bool = True) -> tuple[int, ...]:  # noqa: A002
-    """A list or tuple of ints (each checked with :func:`check_int`) as a tuple."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+    """A sequence (list, tuple, range, 1-D array) of ints, each checked with :func:`check_int`, as a tuple."""
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise TypeError(f"{name} must be a list or tuple of ints, got {_kind(value)}")
     if nonempty and len(value) == 0:
         raise ValueError(f"{name} must list at least one int, got {value!r}")
