@@ -7,6 +7,7 @@ the backpropagation chapters use ``gradient_check`` to verify analytic gradients
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -17,7 +18,10 @@ __all__ = ["numerical_derivative", "numerical_gradient", "gradient_check", "opti
 
 
 def _check_resolution(h: float, x: np.ndarray, argument: str = "x") -> None:
-    """Refuse a step that x + h cannot represent: the difference quotient would be 0 or noise.
+    """Warn (RuntimeWarning) about a step that x + h cannot represent: the quotient is 0 or noise.
+
+    A warning, not an error: chapter 1 sweeps h down to 1e-16 on purpose to show rounding error
+    taking over; what must not happen is a silent 0.0.
 
     In float64, x + h differs from x only if h is at least about the spacing of floats next to x
     (``np.spacing(x)``, 2.2e-16 * |x|): h = 1e-300 at x = 1, or h = 1e-5 at x = 1e12, would make
@@ -29,9 +33,12 @@ def _check_resolution(h: float, x: np.ndarray, argument: str = "x") -> None:
         where = np.flatnonzero(too_small)[0]
         at = float(np.ravel(x)[where])
         entry = f"{argument} = {at:g}" if np.ndim(x) == 0 else f"{argument}[{where}] = {at:g} (flat index)"
-        raise ValueError(
+        warnings.warn(
             f"h = {h:g} is below the resolution of {entry}: floats there are {float(np.ravel(spacing)[where]):.3g}"
-            f" apart, so x + h == x; use h >= about {float(np.ravel(np.abs(x))[where]) * 1e-8 or 1e-8:.3g}"
+            f" apart, so x + h rounds to x and the estimate is 0 or rounding noise;"
+            f" use h >= about {float(np.ravel(np.abs(x))[where]) * 1e-8 or 1e-8:.3g}",
+            RuntimeWarning,
+            stacklevel=3,
         )
 
 
@@ -50,6 +57,9 @@ def numerical_derivative(f: Callable[[float], float], x: float, h: float = 1e-5,
 
     ``method="forward"``: (f(x + h) - f(x)) / h, error O(h).
     ``method="central"``: (f(x + h) - f(x - h)) / (2h), error O(h^2).
+
+    A step below the resolution of x (``h < np.spacing(x)``: x + h rounds to x) gives 0 or
+    rounding noise; a RuntimeWarning says so.
     """
     check_callable("f", f)
     h = check_real("h", h, positive=True)
@@ -68,8 +78,8 @@ def numerical_derivative(f: Callable[[float], float], x: float, h: float = 1e-5,
 def numerical_gradient(f: Callable[[np.ndarray], float], x, h: float = 1e-5) -> np.ndarray:
     """Central-difference gradient of a scalar function of an array of any shape.
 
-    ``h`` must be representable next to every entry of ``x`` (a ValueError says which entry
-    otherwise): a smaller step would give a silent 0.
+    ``h`` should be representable next to every entry of ``x``: a smaller step gives 0 or
+    noise, and a RuntimeWarning says which entry.
 
     ``x`` is a real number or a rectangular array-like (ndarray, nested lists) of
     real numbers; ragged nesting, ``None``, strings and non-real dtypes are refused.

@@ -194,18 +194,19 @@ def test_gradient_check_eps_guards_only_the_all_zero_case():
 
 @pytest.mark.parametrize(("x", "h"), [(1.0, 1e-300), (1e12, 1e-5), (-3e9, 1e-7), (1.0, 1e-17)])
 @pytest.mark.parametrize("method", ["forward", "central"])
-def test_a_step_that_x_plus_h_cannot_represent_is_refused(x, h, method):
-    # Independent witness of the failure mode: x + h rounds back to x, so the quotient would be 0.
+def test_a_step_that_x_plus_h_cannot_represent_is_not_silent(x, h, method):
+    # Independent witness of the failure mode: x + h rounds back to x, so the quotient is 0.
     assert x + h == x and x - h == x
-    with pytest.raises(ValueError, match=r"h = \S+ is below the resolution of x = "):
-        numerical_derivative(math.sin, x, h=h, method=method)
+    with pytest.warns(RuntimeWarning, match=r"h = \S+ is below the resolution of x = "):
+        assert numerical_derivative(math.sin, x, h=h, method=method) == 0.0
 
 
 def test_numerical_gradient_names_the_entry_too_large_for_the_step():
-    with pytest.raises(ValueError, match=r"below the resolution of x\[2\] = 1e\+12"):
+    with pytest.warns(RuntimeWarning, match=r"below the resolution of x\[2\] = 1e\+12"):
         numerical_gradient(lambda v: float(np.sum(v**2)), np.array([0.5, 1.0, 1e12]), h=1e-5)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_the_smallest_representable_steps_still_work():
     # A step of a few ulps is coarse but honest (not 0); at x = 0 tiny steps are representable.
     x = 1e12
