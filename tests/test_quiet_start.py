@@ -24,7 +24,7 @@ def fresh_env(tmp_path: pathlib.Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FFBOOK_", "TF_", "KERAS_", "XDG_"))}
     home = tmp_path / "home"
     home.mkdir()
-    env.update(HOME=str(home), MPLCONFIGDIR=str(tmp_path / "mpl"), PYTHONWARNINGS="default")
+    env.update(HOME=str(home), MPLCONFIGDIR=str(tmp_path / "mpl"))  # Python's default warning filters, as a kernel
     return env
 
 
