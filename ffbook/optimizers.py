@@ -32,6 +32,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from ffbook._validate import scaled_norm
+
 __all__ = ["ConditionalGradient", "FrobeniusNormHistory", "frobenius_norm", "as_matrix"]
 
 _ORDS = ("fro", "nuclear")
@@ -189,11 +191,20 @@ class ConditionalGradient(keras.optimizers.Optimizer):
         return checks
 
     def direction(self, gradient):
-        """The unit-norm direction $s(g)$ of the update (see the class docstring)."""
+        """The unit-norm direction $s(g)$ of the update (see the class docstring).
+
+        Computed on $g / m$ with $m = \\max_{ij} |g_{ij}|$, which changes neither direction: a large
+        gradient (about 1e19 and up in float32) would otherwise square to inf and give $s = 0$.
+        For "fro", $g / (\\|g\\| + \\epsilon) = (g/m) / (\\|g/m\\| + \\epsilon/m)$ exactly.
+        """
+        scale = ops.max(ops.abs(gradient))
+        scale = ops.where(ops.greater(scale, 0), scale, ops.ones_like(scale))  # a zero gradient stays zero
+        scaled = ops.divide(gradient, scale)
         if self.ord == "fro":
-            norm = ops.sqrt(ops.sum(ops.square(gradient)))
-            return ops.divide(gradient, ops.add(norm, ops.convert_to_tensor(self.epsilon, dtype=gradient.dtype)))
-        return self._top_singular_direction(gradient)
+            norm = ops.sqrt(ops.sum(ops.square(scaled)))
+            epsilon = ops.divide(ops.convert_to_tensor(self.epsilon, dtype=gradient.dtype), scale)
+            return ops.divide(scaled, ops.add(norm, epsilon))
+        return self._top_singular_direction(scaled)
 
     @staticmethod
     def _top_singular_direction(gradient):
@@ -239,7 +250,8 @@ def frobenius_norm(weights: Sequence) -> float:
     """Frobenius norm of a list of tensors taken together: $\\sqrt{\\sum_k \\sum_{ij} (W_k)_{ij}^2}$.
 
     ``weights`` is a list or tuple of arrays, tensors or Keras variables (``model.trainable_weights``).
-    The sum is accumulated in float64.
+    Computed in float64 and scaled (``ffbook._validate.scaled_norm``), so large weights (1e160 and up)
+    do not overflow: the norm of the per-tensor norms, each $m \\sqrt{\\sum (w/m)^2}$ with $m = \\max |w|$.
     """
     if not isinstance(weights, (list, tuple)):
         raise TypeError(
@@ -247,15 +259,15 @@ def frobenius_norm(weights: Sequence) -> float:
         )
     if len(weights) == 0:
         raise ValueError("weights must hold at least one tensor, got an empty sequence")
-    total = 0.0
+    norms = []
     for index, weight in enumerate(weights):
         if isinstance(weight, keras.Variable):
             weight = weight.value
         array = np.asarray(ops.convert_to_numpy(weight))
         if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
             raise TypeError(f"weights[{index}] must hold real numbers, got dtype {array.dtype}")
-        total += float(np.sum(np.square(array.astype(np.float64))))
-    return math.sqrt(total)
+        norms.append(scaled_norm(array))
+    return scaled_norm(norms)
 
 
 class FrobeniusNormHistory(keras.callbacks.Callback):

@@ -8,6 +8,8 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 
+from ffbook._validate import check_array, check_int, check_real
+
 __all__ = [
     "plot_secant",
     "plot_training_curves",
@@ -32,8 +34,10 @@ def plot_secant(f: Callable, df: Callable, x: float, h: float, ax=None, span: fl
     """
     if not (callable(f) and callable(df)):
         raise TypeError("f and df must be callable")
-    if not (np.isfinite(x) and np.isfinite(h)) or h == 0:
+    x, h = check_real("x", x), check_real("h", h)
+    if h == 0:
         raise ValueError(f"x must be finite and h finite and non-zero, got x={x}, h={h}")
+    span = check_real("span", span, positive=True)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     grid = np.linspace(x - span, x + span, 400)
@@ -289,9 +293,13 @@ def plot_goodness_distributions(pos, neg, threshold: float | None = None, title:
     ``pos`` and ``neg`` are arrays (samples, layers), e.g. ``FFNet.layer_goodness`` with the true
     labels and with wrong labels. The dashed line marks the threshold. Returns the figure.
     """
-    pos, neg = np.asarray(pos, dtype=float), np.asarray(neg, dtype=float)
-    if pos.ndim != 2 or neg.ndim != 2 or pos.shape[1] != neg.shape[1] or len(pos) == 0 or len(neg) == 0:
-        raise ValueError(f"pos and neg must be non-empty (samples, layers) arrays, got {pos.shape} and {neg.shape}")
+    pos = check_array("pos", pos, ndim=2, nonempty=True)
+    neg = check_array("neg", neg, ndim=2, nonempty=True)
+    if pos.shape[1] != neg.shape[1]:
+        raise ValueError(f"pos and neg must have the same number of layers (columns), got {pos.shape} and {neg.shape}")
+    if threshold is not None:
+        threshold = check_real("threshold", threshold)
+    bins = check_int("bins", bins, min=1)
     layers = pos.shape[1]
     fig, axes = plt.subplots(1, layers, figsize=(3.2 * layers, 2.8), squeeze=False)
     for layer, ax in enumerate(axes[0]):
@@ -311,8 +319,8 @@ def plot_goodness_distributions(pos, neg, threshold: float | None = None, title:
 
 
 def _check_goodness_samples(name: str, values) -> np.ndarray:
-    values = np.asarray(values, dtype=float).ravel()
-    if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values < 0):
+    values = check_array(name, values, nonempty=True).ravel()
+    if np.any(values < 0):
         raise ValueError(f"{name} must be a non-empty array of finite goodness values >= 0")
     return values
 

@@ -19,8 +19,16 @@ def _explorer(interactive, *extra):
     """Wrap an ``interactive`` so that its plain-text form (what a static page shows) reads well.
 
     ``extra`` widgets (a read-out, say) go between the controls and the figure.
+
+    The explorer draws at once, before any slider moves, on ipywidgets 7 and 8 alike: 8.x calls
+    the function when the ``interactive`` is built, but 7.x (Colab's version) only when the
+    ``interactive`` itself is displayed, which never happens here since its children are
+    re-wrapped; so on 7.x the first call is made here.
     """
     import ipywidgets as widgets
+
+    if int(widgets.__version__.split(".")[0]) < 8:
+        interactive.update()
 
     class Explorer(widgets.VBox):
         def __repr__(self) -> str:

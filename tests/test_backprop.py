@@ -527,7 +527,7 @@ def test_bad_parameters_are_rejected():
         Network.from_parameters([np.zeros((2, 3))], [], ["tanh"])
     with pytest.raises(ValueError, match="must be 2-D"):
         Network.from_parameters([np.zeros(3)], [np.zeros(3)], ["tanh"])
-    with pytest.raises(ValueError, match="weights must contain only finite values"):
+    with pytest.raises(ValueError, match=r"weights\[0\] must contain only finite values"):
         Network.from_parameters([np.full((1, 1), np.nan)], [np.zeros(1)], ["tanh"])
     network = Network([2, 3], ["tanh"])
     with pytest.raises(ValueError, match="do not match"):
@@ -605,3 +605,78 @@ def test_chapter_sigmoid_neuron_by_hand_equals_the_lecture_and_the_package():
     np.testing.assert_allclose(namespace["dw"], package_dw, rtol=1e-15)
     np.testing.assert_allclose(namespace["dx"], package_dx, rtol=1e-15)
     assert namespace["f"] == pytest.approx(float(network.predict(x)[0, 0]), rel=1e-15)
+
+
+# ---------------------------------------------------------------- no silent wrong answers
+
+
+@pytest.mark.parametrize("function", [activate, activation_derivative])
+@pytest.mark.parametrize(
+    ("z", "error", "match"),
+    [
+        (None, TypeError, "z must be a real number or a rectangular array.*got NoneType"),
+        ("1.0", TypeError, "z must be .*got str"),
+        (np.array([1 + 2j]), TypeError, "z must be .*dtype complex128"),
+        ([0.5, float("nan")], ValueError, "z must not contain NaN"),
+    ],
+    ids=["none", "str", "complex", "nan"],
+)
+def test_activations_refuse_what_is_not_a_real_array(function, z, error, match):
+    with pytest.raises(error, match=match):
+        function("sigmoid", z)
+
+
+def test_activations_keep_infinities_meaningful():
+    # inf is a legitimate limit for these functions (unlike NaN): sigmoid(+-inf) = 1, 0.
+    np.testing.assert_array_equal(activate("sigmoid", [-np.inf, np.inf]), [0.0, 1.0])
+    np.testing.assert_array_equal(activation_derivative("relu", [-np.inf, np.inf]), [0.0, 1.0])
+
+
+def test_sgd_step_refuses_non_finite_gradients_and_changes_nothing():
+    net = Network([2, 3, 1], ["tanh", "sigmoid"], seed=0)
+    before = [w.copy() for w in net.weights]
+    gradients = net.backward(np.ones((4, 2)), np.zeros((4, 1)))
+    gradients.weights[1] = gradients.weights[1].copy()
+    gradients.weights[1][0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"gradients.weights\[1\] must contain only finite values"):
+        net.sgd_step(gradients, 0.1)
+    for old, new in zip(before, net.weights, strict=True):
+        np.testing.assert_array_equal(old, new)  # layer 1 untouched even though layer 2 was the bad one
+
+
+@pytest.mark.parametrize(
+    ("x", "error"),
+    [(None, TypeError), ("ab", TypeError), (np.array([[1 + 1j, 0.0]]), TypeError), ([[np.nan, 0.0]], ValueError)],
+    ids=["none", "str", "complex", "nan"],
+)
+@pytest.mark.parametrize("method", ["forward", "predict", "cost", "backward", "backward_averaged"])
+def test_network_methods_refuse_bad_inputs(x, error, method):
+    net = Network([2, 1], ["sigmoid"], seed=0)
+    call = getattr(net, method)
+    with pytest.raises(error, match="x must"):
+        call(x) if method in ("forward", "predict") else call(x, np.zeros((1, 1)))
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "error", "match"),
+    [
+        (None, [0.0], TypeError, "x must"),
+        (np.array([1j, 0.0]), [0.0], TypeError, "x must"),
+        ([np.nan, 0.0], [0.0], ValueError, "x must"),
+        ([0.0, 0.0], None, TypeError, "y must"),
+        ([0.0, 0.0], [np.nan], ValueError, "y must"),
+        ([0.0, 0.0], "a", TypeError, "y must"),
+    ],
+)
+def test_backward_example_refuses_bad_inputs(x, y, error, match):
+    net = Network([2, 1], ["sigmoid"], seed=0)
+    with pytest.raises(error, match=match):
+        net.backward_example(x, y)
+
+
+def test_learning_rate_refuses_complex_and_strings():
+    net = Network([2, 1], ["sigmoid"], seed=0)
+    gradients = net.backward(np.ones((1, 2)), np.zeros((1, 1)))
+    for bad in (1j, "0.1", None):
+        with pytest.raises(TypeError, match="learning_rate must be a real number"):
+            net.sgd_step(gradients, bad)

@@ -96,9 +96,9 @@ def test_bad_inputs_are_refused_with_clear_errors():
         numerical_derivative(math.sin, 0.0, h="small")
     with pytest.raises(TypeError, match="x must be a real number"):
         numerical_derivative(math.sin, [0.0])
-    with pytest.raises(ValueError, match="x must be finite"):
+    with pytest.raises(ValueError, match="x must be a finite number"):
         numerical_derivative(math.sin, math.nan)
-    with pytest.raises(ValueError, match="method must be 'forward' or 'central'"):
+    with pytest.raises(ValueError, match=r"method must be one of \('forward', 'central'\)"):
         numerical_derivative(math.sin, 0.0, method="backward")
     with pytest.raises(ValueError, match="x must contain only finite values"):
         numerical_gradient(lambda v: float(v.sum()), np.array([1.0, np.inf]))
@@ -187,3 +187,40 @@ def test_gradient_check_eps_guards_only_the_all_zero_case():
     # |a - n| = 1e-20, |a| + |n| = 1e-20: the ratio is 1 with a tiny eps, 1e-20 / 1e-10 with a large one.
     assert gradient_check([1e-20], [0.0], eps=1e-30) == pytest.approx(1.0)
     assert gradient_check([1e-20], [0.0], eps=1e-10) == pytest.approx(1e-10)
+
+
+# ---------------------------------------------------------------- steps below the resolution of x
+
+
+@pytest.mark.parametrize(("x", "h"), [(1.0, 1e-300), (1e12, 1e-5), (-3e9, 1e-7), (1.0, 1e-17)])
+@pytest.mark.parametrize("method", ["forward", "central"])
+def test_a_step_that_x_plus_h_cannot_represent_is_not_silent(x, h, method):
+    # Independent witness of the failure mode: x + h rounds back to x, so the quotient is 0.
+    assert x + h == x and x - h == x
+    with pytest.warns(RuntimeWarning, match=r"h = \S+ is below the resolution of x = "):
+        assert numerical_derivative(math.sin, x, h=h, method=method) == 0.0
+
+
+def test_numerical_gradient_names_the_entry_too_large_for_the_step():
+    with pytest.warns(RuntimeWarning, match=r"below the resolution of x\[2\] = 1e\+12"):
+        numerical_gradient(lambda v: float(np.sum(v**2)), np.array([0.5, 1.0, 1e12]), h=1e-5)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_the_smallest_representable_steps_still_work():
+    # A step of a few ulps is coarse but honest (not 0); at x = 0 tiny steps are representable.
+    x = 1e12
+    h = 8 * float(np.spacing(x))
+    assert numerical_derivative(lambda t: 3.0 * t, x, h=h) == pytest.approx(3.0, rel=1e-3)
+    assert numerical_derivative(lambda t: 3.0 * t, 0.0, h=1e-300) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("empty", [[], np.zeros((0, 3))])
+def test_gradient_check_refuses_empty_arrays(empty):
+    with pytest.raises(ValueError, match="analytic must have at least one entry"):
+        gradient_check(empty, empty)
+
+
+def test_gradient_check_does_not_overflow_for_huge_gradients():
+    big = np.array([1e200, -1e200])
+    assert gradient_check(big, big * (1 + 1e-9)) == pytest.approx(1e-9 / 2, rel=1e-6)

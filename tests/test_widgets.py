@@ -187,3 +187,38 @@ def test_threshold_tools_reject_bad_input():
         threshold_explorer([1.0], [0.5], 1.5, max_threshold=-1.0)
     with pytest.raises(ValueError, match="max_shift"):
         threshold_explorer([1.0], [0.5], 1.5, max_shift=float("nan"))
+
+
+# ---------------------------------------------------------------- drawn at once, on ipywidgets 7 and 8
+# ipywidgets 8 calls an interactive's function when it is built, 7.x (Colab's) only when the
+# interactive itself is displayed, which the explorers never do. tools/colab_ci.sh runs these
+# tests on ipywidgets 7.7.1 as well.
+
+
+def test_derivative_explorer_draws_before_any_slider_moves():
+    import ipywidgets
+
+    calls = []
+
+    def f(x):
+        calls.append(x)
+        return np.sin(x)
+
+    matplotlib.pyplot.close("all")
+    derivative_explorer(f, np.cos, x=0.5, h=0.1)
+    assert calls, f"nothing drawn on ipywidgets {ipywidgets.__version__} until a slider moves"
+    assert 0.5 in calls  # drawn at the starting x
+    assert len(matplotlib.pyplot.get_fignums()) == 1  # one figure, not two
+    matplotlib.pyplot.close("all")
+
+
+def test_threshold_explorer_readout_is_filled_before_any_slider_moves():
+    import ipywidgets
+
+    from ffbook.widgets import shifted_threshold_summary, threshold_explorer
+
+    g_pos, g_neg = [3.0, 1.0, 2.0], [0.5, 2.5, 0.2]
+    explorer = threshold_explorer(g_pos, g_neg, threshold=1.5)
+    readout = next(w for w in explorer.children if type(w).__name__ == "Label")
+    expected = shifted_threshold_summary(g_pos, g_neg, 1.5, 0.0)["text"]
+    assert readout.value == expected, f"empty read-out on ipywidgets {ipywidgets.__version__}"

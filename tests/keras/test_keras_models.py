@@ -84,15 +84,18 @@ def test_dense_classifier_outputs_probabilities():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"hidden_units": (512, 0)}, ValueError, "positive"),
-        ({"hidden_units": (512, 2.5)}, TypeError, "sequence of ints"),
-        ({"hidden_units": "512"}, TypeError, "sequence of ints"),
+        ({"hidden_units": (512, 0)}, ValueError, r"hidden_units\[1\] must be >= 1, got 0"),
+        ({"hidden_units": (0,)}, ValueError, r"hidden_units\[0\] must be >= 1, got 0"),
+        ({"hidden_units": (512, 2.5)}, TypeError, r"hidden_units\[1\] must be an int, got float"),
+        ({"hidden_units": "512"}, TypeError, "hidden_units must be a list or tuple of ints, got str"),
         ({"hidden_units": (8,), "activation": "swish2"}, ValueError, "activation must be one of"),
         ({"hidden_units": (8,), "dropout": 1.0}, ValueError, r"dropout must be in \[0, 1\)"),
-        ({"hidden_units": (8,), "dropout": -0.1}, ValueError, r"dropout must be in \[0, 1\)"),
-        ({"hidden_units": (8,), "dropout": "0.2"}, TypeError, "dropout must be a float"),
-        ({"hidden_units": (8,), "input_dim": 0}, ValueError, "input_dim must be a positive int"),
-        ({"hidden_units": (8,), "num_classes": 1.5}, ValueError, "num_classes must be a positive int"),
+        ({"hidden_units": (8,), "dropout": -0.1}, ValueError, r"dropout must be >= 0.0"),
+        ({"hidden_units": (8,), "dropout": "0.2"}, TypeError, "dropout must be a real number"),
+        ({"hidden_units": (8,), "dropout": float("nan")}, ValueError, "dropout must be a finite number"),
+        ({"hidden_units": (8,), "input_dim": 0}, ValueError, "input_dim must be >= 1, got 0"),
+        ({"hidden_units": (8,), "num_classes": 1.5}, TypeError, "num_classes must be an int, got float"),
+        ({"hidden_units": (8,), "num_classes": 1}, ValueError, "num_classes must be >= 2, got 1"),
     ],
 )
 def test_dense_classifier_rejects_bad_input(kwargs, error, message):
@@ -258,3 +261,33 @@ def test_dense_forward_rejects_bad_input():
         dense_forward(HAND_SET_CAMERA_WEIGHTS, CAMERA_ACTIVATIONS, np.zeros((1, 3)))
     with pytest.raises(ValueError, match=r"shape \(n, features\)"):
         dense_forward(HAND_SET_CAMERA_WEIGHTS, CAMERA_ACTIVATIONS, np.zeros(4))
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"epochs": -1}, ValueError, "epochs must be >= 1, got -1"),
+        ({"epochs": 2.0}, TypeError, "epochs must be an int"),
+        ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got 0"),
+        ({"hidden_units": (0,)}, ValueError, r"hidden_units\[0\] must be >= 1"),
+        ({"dropout": 1.5}, ValueError, r"dropout must be in \[0, 1\)"),
+        ({"activation": None}, TypeError, "activation must be a string"),
+        ({"lecture_test_accuracy": 97.85}, ValueError, "lecture_test_accuracy must be <= 1.0"),
+        ({"name": ""}, TypeError, "name must be a non-empty string"),
+    ],
+)
+def test_experiment_records_refuse_settings_that_cannot_run(change, error, message):
+    import dataclasses
+
+    from ffbook.keras_models import LECTURE_MNIST_EXPERIMENTS
+
+    with pytest.raises(error, match=message):
+        dataclasses.replace(LECTURE_MNIST_EXPERIMENTS[0], **change)
+
+
+def test_experiment_records_normalise_hidden_units_to_a_tuple():
+    from ffbook.keras_models import MNISTExperiment
+
+    record = MNISTExperiment("x", [16, 8], "relu", None, 1, 12_786, 0.5)
+    assert record.hidden_units == (16, 8)
+    assert record.build().count_params() == (784 + 1) * 16 + (16 + 1) * 8 + (8 + 1) * 10 == 12_786

@@ -565,3 +565,32 @@ def test_xla_compiled_training_matches_the_graph(ord):
         weights[jit_compile] = [to_numpy(w) for w in model.trainable_weights]
     for graph, xla in zip(weights[False], weights[True], strict=True):
         np.testing.assert_allclose(xla, graph, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- no overflow to a silent zero step
+
+
+@pytest.mark.parametrize("ord", ["fro", "nuclear"])
+def test_a_huge_float32_gradient_still_gives_a_unit_direction(ord):
+    # Squaring 1e30 overflows float32 (max 3.4e38): a plain norm would be inf and the step 0.
+    g = np.array([[3e30, -4e30], [0.0, 0.0]], dtype=np.float32)
+    optimizer = ConditionalGradient(lambda_=1.0, ord=ord)
+    direction = keras.ops.convert_to_numpy(optimizer.direction(keras.ops.convert_to_tensor(g)))
+    # By hand: the Frobenius direction is g / 5e30 = [[0.6, -0.8], [0, 0]]; g has rank 1, so its top
+    # singular pair (u = e1, v = [0.6, -0.8]) gives the same matrix.
+    np.testing.assert_allclose(direction, [[0.6, -0.8], [0.0, 0.0]], atol=1e-6)
+
+
+def test_a_huge_float32_gradient_moves_the_variable():
+    variable = keras.Variable(np.zeros((1, 2), dtype=np.float32))
+    optimizer = ConditionalGradient(learning_rate=0.5, lambda_=2.0, ord="fro")
+    optimizer.apply_gradients([(np.array([[3e30, 4e30]], dtype=np.float32), variable)])
+    # x <- 0.5 * 0 - 0.5 * 2 * [0.6, 0.8]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(variable), [[-0.6, -0.8]], rtol=1e-6)
+
+
+def test_frobenius_norm_of_large_float64_weights_does_not_overflow():
+    weights = [np.full((3, 3), 1e200), np.array([4e200])]
+    # sqrt(9 * 1e400 + 16e400) = 5e200 (by hand; squaring 1e200 in float64 gives inf)
+    assert frobenius_norm(weights) == pytest.approx(math.sqrt(9 + 16) * 1e200, rel=1e-12)
+    assert frobenius_norm([np.full((2,), 1e-200)]) == pytest.approx(math.sqrt(2) * 1e-200, rel=1e-12)
