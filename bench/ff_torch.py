@@ -94,7 +94,7 @@ def main() -> None:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "ffbook": ffbook.__version__,
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "train_size": len(data[0][0]),
         "runs": runs,
         "test_error_percent_mean": statistics.mean(errors),

@@ -13,7 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import as_features, as_labels, check_int, check_real, check_seed
+from ffbook._validate import check_int, check_real
+
+from .core import as_features, as_labels, check_seed
 from .training import History
 
 __all__ = ["backprop_mlp", "train_backprop"]
@@ -23,8 +25,8 @@ def backprop_mlp(dims: Sequence[int], num_classes: int = 10, seed: int = 0) -> n
     """``dims[0]`` inputs, ReLU hidden layers ``dims[1:]``, then a linear layer to ``num_classes`` logits."""
     if isinstance(dims, str) or not isinstance(dims, Sequence) or len(dims) < 2:
         raise ValueError(f"dims must list at least two positive ints, got {dims!r}")
-    dims = [check_int(f"dims[{i}]", d, minimum=1) for i, d in enumerate(dims)]
-    num_classes = check_int("num_classes", num_classes, minimum=2)
+    dims = [check_int(f"dims[{i}]", d, min=1) for i, d in enumerate(dims)]
+    num_classes = check_int("num_classes", num_classes, min=2)
     seed = check_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -51,8 +53,8 @@ def train_backprop(
     The history holds the test error after every epoch (``test_epochs``, ``test_error``) and the
     training seconds of each epoch (evaluation excluded), in the same type as FF's ``fit`` returns.
     """
-    epochs = check_int("epochs", epochs, minimum=1)
-    batch_size = check_int("batch_size", batch_size, minimum=1)
+    epochs = check_int("epochs", epochs, min=1)
+    batch_size = check_int("batch_size", batch_size, min=1)
     lr = check_real("lr", lr, positive=True)
     seed = check_seed(seed)
     model = backprop_mlp(dims, seed=seed)  # checks dims

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ffbook._validate import check_int, check_real
+
 __all__ = [
-    "check_int",
-    "check_real",
     "check_seed",
     "as_features",
     "as_labels",
@@ -33,33 +33,9 @@ GOODNESS_KINDS = ("mean", "sum")
 MAX_SEED = 2**63 - 1
 
 
-def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
-    """``value`` as an int (bools refused), within ``[minimum, maximum]`` when given."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name} must be an int {bounds}, got {value}")
-    return int(value)
-
-
-def check_real(name: str, value, positive: bool = False, minimum: float | None = None) -> float:
-    """``value`` as a finite float (bools, NaN and infinities refused), > 0 or >= ``minimum`` when asked."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if positive and not value > 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 def check_seed(seed) -> int:
     """A seed: an int in [0, 2**63 - 1] (what ``torch.Generator.manual_seed`` takes)."""
-    return check_int("seed", seed, minimum=0, maximum=MAX_SEED)
+    return check_int("seed", seed, min=0, max=MAX_SEED)
 NORM_KINDS = ("l2", "rms")
 
 

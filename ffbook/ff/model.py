@@ -15,15 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ffbook._validate import check_bool, check_int, check_real
+
 from .core import (
     GOODNESS_KINDS,
     NORM_KINDS,
     _on_values,
     as_features,
     as_labels,
-    check_int,
     check_on_value_input,
-    check_real,
     check_seed,
     ff_loss,
     goodness,
@@ -72,10 +72,9 @@ class FFLayer(nn.Module):
         eps: float = 1e-4,
     ) -> None:
         super().__init__()
-        in_features = check_int("in_features", in_features, minimum=1)
-        out_features = check_int("out_features", out_features, minimum=1)
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias must be True or False, got {bias!r}")
+        in_features = check_int("in_features", in_features, min=1)
+        out_features = check_int("out_features", out_features, min=1)
+        check_bool("bias", bias)
         _check_choice("goodness", goodness, GOODNESS_KINDS)
         _check_choice("norm", norm, NORM_KINDS)
         self.linear = nn.Linear(int(in_features), int(out_features), bias=bias)
@@ -139,13 +138,12 @@ class FFNet(nn.Module):
         super().__init__()
         if isinstance(dims, str) or not isinstance(dims, Sequence) or len(dims) < 2:
             raise ValueError(f"dims must list at least two positive ints (input, hidden...), got {dims!r}")
-        dims = [check_int(f"dims[{i}]", d, minimum=1) for i, d in enumerate(dims)]
-        num_classes = check_int("num_classes", num_classes, minimum=2)
+        dims = [check_int(f"dims[{i}]", d, min=1) for i, d in enumerate(dims)]
+        num_classes = check_int("num_classes", num_classes, min=2)
         if num_classes > dims[0]:
             raise ValueError(f"num_classes ({num_classes}) cannot exceed the number of input features ({dims[0]})")
-        first_scored_layer = check_int("first_scored_layer", first_scored_layer, minimum=0, maximum=len(dims) - 2)
-        if not isinstance(readout, bool):
-            raise TypeError(f"readout must be True or False, got {readout!r}")
+        first_scored_layer = check_int("first_scored_layer", first_scored_layer, min=0, max=len(dims) - 2)
+        check_bool("readout", readout)
         _on_values(torch.zeros(1, 1), on_value)  # validates on_value early
         self.dims = dims
         self.num_classes = int(num_classes)

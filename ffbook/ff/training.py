@@ -30,10 +30,10 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ffbook._validate import check_bool, check_int, check_real
+
 from .core import (
     as_labels,
-    check_int,
-    check_real,
     check_seed,
     hard_negative_labels,
     overlay_labels,
@@ -89,14 +89,13 @@ class FFConfig:
         ):
             if value not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-        check_int("epochs", self.epochs, minimum=1)
-        check_int("steps_per_layer", self.steps_per_layer, minimum=1)
+        check_int("epochs", self.epochs, min=1)
+        check_int("steps_per_layer", self.steps_per_layer, min=1)
         check_seed(self.seed)
         check_real("lr", self.lr, positive=True)
         if self.readout_lr is not None:
             check_real("readout_lr", self.readout_lr, positive=True)
-        if not isinstance(self.tf32, bool):
-            raise TypeError(f"tf32 must be True or False, got {self.tf32!r}")
+        check_bool("tf32", self.tf32)
         if self.schedule == "greedy":
             if self.batch_size is not None:
                 raise ValueError("the greedy schedule trains on the full batch: set batch_size=None")
@@ -106,7 +105,7 @@ class FFConfig:
                 raise ValueError("readout_lr: the greedy schedule trains no read-out; leave it at None")
         else:
             if self.batch_size is not None:
-                check_int("batch_size", self.batch_size, minimum=1)
+                check_int("batch_size", self.batch_size, min=1)
             if self.steps_per_layer != 1:
                 raise ValueError("steps_per_layer applies to the greedy schedule only; leave it at 1")
 
@@ -165,7 +164,7 @@ def mnist_tensors(train_size: int | None = None, test_size: int | None = None, d
 
     for name, size in (("train_size", train_size), ("test_size", test_size)):
         if size is not None:
-            check_int(name, size, minimum=1)
+            check_int(name, size, min=1)
     (x_train, y_train), (x_test, y_test) = load_mnist()
 
     def tensors(x, y, n):
@@ -233,7 +232,7 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
     Derived from ``(seed, epoch)`` alone, so a resumed run draws what an uninterrupted one would have.
     """
-    entropy = np.random.SeedSequence([check_seed(seed), check_int("epoch", epoch, minimum=0)])
+    entropy = np.random.SeedSequence([check_seed(seed), check_int("epoch", epoch, min=0)])
     return torch.Generator().manual_seed(int(entropy.generate_state(1, dtype=np.uint64)[0] >> 1))
 
 
@@ -388,7 +387,7 @@ def fit(
         raise TypeError(f"net must be an FFNet (e.g. build_net(preset.net)), got {type(net).__name__}")
     if not isinstance(config, FFConfig):
         raise TypeError(f"config must be an FFConfig, got {type(config).__name__}")
-    check_int("eval_every", eval_every, minimum=1)
+    check_int("eval_every", eval_every, min=1)
     if config.schedule == "greedy" and net.readout is not None:
         raise ValueError("the greedy schedule does not train a read-out: build the net with readout=False")
     if config.negatives == "hard_readout" and net.readout is None:
