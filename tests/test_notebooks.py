@@ -126,6 +126,37 @@ def test_chapter_cells_tool_reorders_the_old_layout(tmp_path):
     assert new[4].source == f"<details>\n<summary>Provenance</summary>\n\n{note}\n\n</details>"
 
 
+# Chapters 7-9 get their exercises, summaries and citations with the Forward-Forward chapters' issue.
+APPARATUS_PENDING = {"07_ff_idea.ipynb", "08_ff_keras.ipynb", "09_ff_mnist.ipynb"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.xfail(reason="apparatus not written yet")) if p.name in APPARATUS_PENDING
+     else p for p in NOTEBOOKS],
+    ids=lambda p: p.name,
+)
+def test_chapter_ends_with_exercises_summary_and_provenance(path):
+    nb_cells = cells(path)
+    headings = [i for i, c in enumerate(nb_cells) if c["cell_type"] == "markdown" and source(c).startswith("## ")]
+    exercises = [i for i in headings if source(nb_cells[i]).startswith("## Exercises")]
+    assert exercises, "an ## Exercises section"
+    summary = len(nb_cells) - 2
+    assert source(nb_cells[summary]).startswith("## Summary"), "the summary comes last, just before the provenance"
+    bridge = source(nb_cells[summary]).strip().split("\n\n")[-1]
+    assert not bridge.lstrip().startswith("-"), "the summary ends with a paragraph leading to the next chapter"
+    section = nb_cells[exercises[0]:summary]
+    prose = "\n".join(source(c) for c in section if c["cell_type"] == "markdown")
+    count = len(re.findall(r"^\*\*\d+\. ", prose, re.M))
+    assert count >= 3, f"at least three exercises, found {count}"
+    assert prose.count("<summary>Solution</summary>") >= count, "every exercise has a folded solution"
+    for cell in section:
+        if cell["cell_type"] == "code":
+            assert source(cell).startswith("# Solution to exercise"), "code in the exercises is a solution"
+            assert "hide-cell" in cell["metadata"].get("tags", []), "solution code is folded on the site"
+    assert any("{cite}`" in source(c) for c in nb_cells if c["cell_type"] == "markdown"), "cites its sources"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_outputs_are_clean(path):
     places = [str(ROOT.parent), os.path.expanduser("~"), "/tmp/"]
