@@ -1,13 +1,23 @@
-"""The two cells every chapter starts with: a Colab badge and a setup cell.
+"""The fixed frame of every chapter: title, Colab badge and lead, setup cell, provenance note.
 
-One home for both: `python tools/chapter_cells.py book/NAME.ipynb` writes (or
-refreshes) them at the top of a notebook, and tests/test_notebooks.py checks
-every chapter against the text produced here.
+One home for all of it: `python tools/chapter_cells.py book/NAME.ipynb` rewrites a notebook
+into this order, and tests/test_notebooks.py checks every chapter against it:
+
+1. the head cell (markdown): the `# Title` line, the Colab badge, and a lead of one or two
+   sentences saying what the chapter builds. Anything after the lead's first paragraph moves
+   to a markdown cell of its own after the setup cell;
+2. the setup cell (the first code cell, which Colab needs), tagged `hide-input` so the site
+   shows only its output line;
+3. ... the chapter ...;
+4. last, the provenance note: a collapsible `<details>` block (mode, device, library versions,
+   date, run time of the committed outputs). A `**Provenance.**` paragraph found anywhere in
+   the notebook is wrapped and moved there.
 """
 
 from __future__ import annotations
 
 import pathlib
+import re
 import sys
 
 import nbformat
@@ -49,19 +59,68 @@ import ffbook
 ffbook.setup_notebook()'''
 
 
+SETUP_TAGS = ["hide-input"]
+PROVENANCE_SUMMARY = "<summary>Provenance</summary>"
+SETUP_MARKER = "# Setup: install ffbook"
+
+
+def provenance_note(text: str) -> str:
+    """Wrap a provenance paragraph in a collapsible block (Jupyter, Colab and the site all fold it)."""
+    text = text.strip()
+    if text.startswith("<details>"):
+        return text
+    text = text.removeprefix("**Provenance.**").strip()
+    return f"<details>\n{PROVENANCE_SUMMARY}\n\n{text}\n\n</details>"
+
+
+def is_provenance(cell) -> bool:
+    text = cell.source.lstrip()
+    return cell.cell_type == "markdown" and (text.startswith("**Provenance.**") or PROVENANCE_SUMMARY in text)
+
+
+def split_head(source: str, badge: str) -> tuple[str, str]:
+    """The head cell (title, badge, first paragraph of the lead) and whatever prose followed it."""
+    lines = source.strip().splitlines()
+    title = lines[0]
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", "\n".join(lines[1:]).strip()) if b.strip()]
+    blocks = [b for b in blocks if "colab.research.google.com" not in b]
+    lead, rest = (blocks[0], blocks[1:]) if blocks else ("", [])
+    head = "\n\n".join(part for part in (title, badge, lead) if part)
+    return head, "\n\n".join(rest)
+
+
 def apply(path: pathlib.Path) -> None:
-    """Insert the badge and setup cells at the top of a notebook, replacing old ones."""
+    """Put a notebook's frame in order: head cell, setup cell, chapter, provenance note.
+
+    Existing cells are edited in place (their ids and the setup cell's output are kept), so
+    running this again on a finished chapter changes nothing.
+    """
     nb = nbformat.read(path, as_version=4)
     cells = list(nb.cells)
-    if cells and "colab.research.google.com" in cells[0].source:
-        cells = cells[1:]
-    setup = nbformat.v4.new_code_cell(SETUP_SOURCE)
-    if cells and cells[0].cell_type == "code" and cells[0].source.startswith("# Setup: install ffbook"):
-        # Keep an executed setup cell's output (the mode and device line) when refreshing it.
-        setup.outputs, setup.execution_count = cells[0].outputs, cells[0].execution_count
-        cells = cells[1:]
-    badge = nbformat.v4.new_markdown_cell(badge_source(path.name))
-    nb.cells = [badge, setup, *cells]
+    badge_cell = next((c for c in cells if c.cell_type == "markdown" and c.source.strip().startswith("<a href=")
+                       and "colab.research.google.com" in c.source), None)
+    title_cell = next(c for c in cells if c.cell_type == "markdown" and c.source.lstrip().startswith("# "))
+    head_source, rest = split_head(title_cell.source, badge_source(path.name))
+    # The old badge cell becomes the head and the old title cell keeps the rest of the
+    # introduction: the smallest change to a chapter written in the earlier order.
+    head = badge_cell or title_cell
+    head.source = head_source
+    rest_cell = None
+    if rest:
+        rest_cell = title_cell if head is not title_cell else nbformat.v4.new_markdown_cell()
+        rest_cell.source = rest
+    cells = [c for c in cells if c is not head and c is not title_cell]
+    setup = next((c for c in cells if c.cell_type == "code" and c.source.startswith(SETUP_MARKER)), None)
+    setup = setup or nbformat.v4.new_code_cell()
+    setup.source = SETUP_SOURCE
+    setup.metadata["tags"] = [*SETUP_TAGS, *[t for t in setup.metadata.get("tags", []) if t not in SETUP_TAGS]]
+    setup.metadata.setdefault("jupyter", {})["source_hidden"] = True  # folded in JupyterLab too
+    notes = [c for c in cells if is_provenance(c)]
+    body = [c for c in cells if c is not setup and not is_provenance(c)]
+    frame = [head, setup, *([rest_cell] if rest_cell is not None else [])]
+    if notes:
+        notes[0].source = provenance_note("\n\n".join(c.source for c in notes))
+    nb.cells = [*frame, *body, *notes[:1]]
     nbformat.write(nb, path)
 
 

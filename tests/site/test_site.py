@@ -1,7 +1,8 @@
 """The built site, read as a reader would: headless Chromium over every chapter page.
 
 Run after `jupyter-book build . -W` (``make site``). Checks each page for console errors,
-failed requests, typeset math, loaded images, the Colab link, and that no request leaves
+failed requests, typeset math, loaded images, the Colab link, that a chapter's title comes
+before its first code cell, that no output line runs off the page, and that no request leaves
 localhost. A screenshot of one chapter is kept at _build/screenshot.png.
 """
 
@@ -67,6 +68,19 @@ CODE_FENCE = re.compile(r"^(`{3,}|~{3,})(?!\s*\{).*?^\1\s*$", re.S | re.M)
 
 def has_math(markdown: str) -> bool:
     return MATH.search(CODE_FENCE.sub("", markdown)) is not None
+
+
+FIRST_HEADING_BEFORE_CODE = """
+const main = document.querySelector('main');
+const heading = main.querySelector('h1, h2, h3, h4, h5, h6');
+const code = main.querySelector('div.cell');
+if (!heading) return 'no heading at all';
+if (heading.tagName !== 'H1') return 'the first heading is an ' + heading.tagName + ': ' + heading.textContent;
+if (code && !(heading.compareDocumentPosition(code) & Node.DOCUMENT_POSITION_FOLLOWING)) {
+  return 'a code cell comes before the title';
+}
+return 'ok';
+"""
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -195,6 +209,16 @@ def test_page_reads_well(page, server, browser):
         assert all(not h.startswith("https://colab.research.google.com") or h == link for h in hrefs)
         figures = browser.execute_script("return document.querySelectorAll('.cell_output img').length")
         assert figures > 0, f"{page} shows no figure"
+        # A chapter opens with its title: the first heading of the page is the h1, before any code cell.
+        order = browser.execute_script(FIRST_HEADING_BEFORE_CODE)
+        assert order == "ok", f"{page}: {order}"
+
+    # Long output lines wrap (_css/ffbook.css) instead of running off the page.
+    overflowing = browser.execute_script(
+        "return Array.from(document.querySelectorAll('main .cell_output pre'))"
+        ".filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent.slice(0, 60))"
+    )
+    assert not overflowing, f"output lines wider than the page on {page}: {overflowing}"
 
 
 @pytest.mark.parametrize(
