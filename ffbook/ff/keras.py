@@ -35,8 +35,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from ffbook._validate import check_int
+
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "NumpyGlorotUniform",
     "NEGATIVE_LABELS",
     "SUPPORTED_BACKENDS",
     "FFDense",
@@ -132,6 +135,26 @@ def _width(x) -> int | None:
     return None if width is None else int(width)
 
 
+class NumpyGlorotUniform(keras.initializers.Initializer):
+    """Glorot-uniform weights drawn by NumPy from ``seed``: the same numbers on every Keras backend.
+
+    $W_{ij} \\sim \\mathcal U(-a, a)$ with $a = \\sqrt{6 / (\text{fan\\_in} + \text{fan\\_out})}$, as Keras'
+    ``GlorotUniform``, whose seeded draws differ from backend to backend.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = check_int("seed", seed, min=0)
+
+    def __call__(self, shape, dtype=None):
+        fan_in, fan_out = shape[0], shape[-1]
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        values = np.random.default_rng(self.seed).uniform(-limit, limit, size=tuple(shape))
+        return ops.convert_to_tensor(values, dtype=dtype or "float32")
+
+    def get_config(self) -> dict:
+        return {"seed": self.seed}
+
+
 class FFDense(keras.layers.Layer):
     """A Forward-Forward dense layer: ``call(x)`` = ReLU(Dense(l2_normalize(x))).
 
@@ -218,6 +241,10 @@ class FFDense(keras.layers.Layer):
         the next layer's input. ``mean_loss`` is the mean loss over the steps (``loss_metric``).
         """
         backend = _check_backend()
+        for name, values in (("x_pos", x_pos), ("x_neg", x_neg)):
+            concrete = _concrete_values(values)  # None inside traced code, where values do not exist yet
+            if concrete is not None:
+                _check_finite(concrete, name)
         x_pos = ops.convert_to_tensor(x_pos, dtype="float32")
         x_neg = ops.convert_to_tensor(x_neg, dtype="float32")
         self._check_input(x_pos, "x_pos")
@@ -337,7 +364,21 @@ def _as_feature_array(x, width: int, name: str = "x") -> np.ndarray:
         raise ValueError(f"{name} must have {width} features per sample (dims[0]), got {x.shape[1]}")
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
         raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}")
-    return x.astype("float32")
+    x = x.astype("float32")
+    _check_finite(x, name)
+    blank = x.max(axis=1) <= 0
+    if blank.any():
+        raise ValueError(
+            f"{name}: the label is written as each sample's largest value, but {int(blank.sum())} sample(s) "
+            f"(the first is sample {int(np.argmax(blank))}) have no positive value, so their label would be lost "
+            "or inverted; scale the data to [0, 1]"
+        )
+    return x
+
+
+def _check_finite(values: np.ndarray, name: str) -> None:
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name} contains NaN or infinite values (one NaN pixel would turn every weight into NaN)")
 
 
 class FFNetwork(keras.Model):
@@ -372,12 +413,13 @@ class FFNetwork(keras.Model):
             raise ValueError(f"num_classes must be at least 2 (a wrong label must exist), got {num_classes}")
         if self.dims[0] < self.num_classes:
             raise ValueError(f"dims[0] = {self.dims[0]} leaves no room for a {self.num_classes}-pixel label overlay")
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        check_int("seed", seed, min=0)
         self.threshold = _check_threshold(threshold)
+        self.seed = int(seed)
         self.ff_layers = [
             FFDense(
                 units,
+                kernel_initializer=NumpyGlorotUniform(self.seed + i),
                 init_optimizer=init_layer_optimizer,
                 loss_metric=keras.metrics.Mean(name=f"ff_loss_{i}"),
                 num_epochs=num_epochs,
@@ -492,8 +534,14 @@ class FFNetwork(keras.Model):
         return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     def compile(self, optimizer=None, loss=None, jit_compile=False, **kwargs):
-        """Keras ``compile``; the layers own their optimizers, so none is needed here."""
-        super().compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile, **kwargs)
+        """Keras ``compile``; the layers own their optimizers and losses, so neither is needed here.
+
+        ``loss`` is accepted so that the keras.io example's call (``loss="mse"``) works, and it is
+        not used: each layer minimises its own FF loss, and the model's output (the goodness of
+        every label) has no target to compare with. Keras would otherwise build that loss against
+        the (N,) labels, which fails on the PyTorch backend.
+        """
+        super().compile(optimizer=optimizer, loss=None, jit_compile=jit_compile, **kwargs)
 
     def predict(self, x, batch_size: int = 2000, **kwargs) -> np.ndarray:
         """The predicted label of each sample (int array of shape (N,)), all labels scored at once.

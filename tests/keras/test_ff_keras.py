@@ -329,7 +329,7 @@ def test_inside_traced_code_labels_cannot_be_checked_as_documented():
 
 def test_wrong_width_and_labels_are_refused():
     net = FFNetwork([20, 8])
-    x = np.zeros((4, 20), dtype="float32")
+    x = np.full((4, 20), 0.5, dtype="float32")
     with pytest.raises(ValueError, match="20 features"):
         net.predict(np.zeros((4, 21), dtype="float32"))
     with pytest.raises(ValueError, match="20 features"):
@@ -408,3 +408,62 @@ def test_chapter_classes_agree_with_the_package_on_the_same_weights():
         np.testing.assert_allclose(
             ops.convert_to_numpy(mine.dense.kernel), ops.convert_to_numpy(theirs.dense.kernel), atol=1e-5
         )
+
+
+# ---------------------------------------------------------------- inputs that would corrupt training, seeds
+
+
+def test_the_seed_alone_fixes_the_initial_weights_the_same_on_every_backend():
+    """No global seed set: FFNetwork(seed=s) draws its kernels with NumPy from s (Glorot-uniform)."""
+    keras.utils.set_random_seed(123)
+    first = FFNetwork([784, 16, 8], seed=4)
+    first.build()
+    keras.utils.set_random_seed(999)  # Keras' own generator moves: the weights must not
+    second = FFNetwork([784, 16, 8], seed=4)
+    second.build()
+    other = FFNetwork([784, 16, 8], seed=5)
+    other.build()
+    for layer_index, (fan_in, fan_out) in enumerate([(784, 16), (16, 8)]):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        expected = np.random.default_rng(4 + layer_index).uniform(-limit, limit, size=(fan_in, fan_out))
+        for net in (first, second):
+            kernel = ops.convert_to_numpy(net.ff_layers[layer_index].dense.kernel)
+            np.testing.assert_allclose(kernel, expected.astype("float32"), rtol=0, atol=0)
+    assert not np.array_equal(
+        ops.convert_to_numpy(other.ff_layers[0].dense.kernel), ops.convert_to_numpy(first.ff_layers[0].dense.kernel)
+    )
+
+
+def test_a_nan_pixel_or_a_blank_image_is_refused_before_any_weight_changes():
+    (x, y), _ = small_mnist(50, 1)
+    net = FFNetwork([784, 16], num_epochs=2, seed=0)
+    net.compile()
+    net.build()
+    before = ops.convert_to_numpy(net.ff_layers[0].dense.kernel).copy()
+    bad = x.copy()
+    bad[3, 200] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        net.fit(bad, y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="NaN"):
+        net.predict(bad)
+    blank = x.copy()
+    blank[7] = 0.0  # a blank image: its label pixel would be 0 for every label
+    with pytest.raises(ValueError, match="no positive value"):
+        net.fit(blank, y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="NaN"):
+        net.ff_layers[0].forward_forward(bad[:10], x[:10])
+    np.testing.assert_array_equal(ops.convert_to_numpy(net.ff_layers[0].dense.kernel), before)
+
+
+def test_compiled_as_the_keras_io_example_compiles_it():
+    """``compile(optimizer=..., loss="mse")`` then ``fit`` (the example's calls) trains exactly as ``compile()``."""
+    (x, y), _ = small_mnist(300, 1)
+    runs = []
+    for options in ({}, {"optimizer": keras.optimizers.Adam(learning_rate=0.03), "loss": "mse", "jit_compile": False}):
+        net = FFNetwork([784, 32], num_epochs=10, seed=0)
+        net.compile(**options)
+        losses = net.fit(x, y, epochs=3, verbose=0).history["FinalLoss"]
+        runs.append((losses, ops.convert_to_numpy(net.ff_layers[0].dense.kernel)))
+    assert len(runs[1][0]) == 3 and runs[1][0][-1] < runs[1][0][0]
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-6)
+    np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=1e-6, atol=1e-7)

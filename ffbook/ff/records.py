@@ -1,0 +1,63 @@
+"""Recorded runs that a reader's machine cannot repeat quickly: the paper-sized ``hinton-2022`` on a GPU.
+
+``make gpu`` writes the full record under ``bench/runs/``; a trimmed copy of its ``hinton-2022``
+runs ships with the package (``records/hinton-2022-gpu.json``) so that chapter 9 can show it on
+any machine, Colab included. ``load_record`` checks the format; ``summarise_runs`` turns it into
+one row per run.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+__all__ = ["load_record", "summarise_runs", "PAPER_RUN"]
+
+PAPER_RUN = pathlib.Path(__file__).with_name("records") / "hinton-2022-gpu.json"
+_RUN_KEYS = {"status", "epochs_done", "net", "train", "results", "history"}
+_HISTORY_KEYS = {"test_epochs", "test_error", "layer_test_errors", "all_layers_test_error", "epoch_seconds"}
+
+
+def load_record(path: str | pathlib.Path = PAPER_RUN) -> dict:
+    """A run record (``environment`` and ``runs`` by name), checked: a clear error names what is missing."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no run record at {path}")
+    record = json.loads(path.read_text())
+    for key in ("environment", "runs"):
+        if key not in record:
+            raise ValueError(f"{path}: not a run record (no {key!r})")
+    for name, run in record["runs"].items():
+        missing = _RUN_KEYS - set(run)
+        if missing:
+            raise ValueError(f"{path}: run {name!r} lacks {sorted(missing)}")
+        missing = _HISTORY_KEYS - set(run["history"])
+        if missing:
+            raise ValueError(f"{path}: the history of run {name!r} lacks {sorted(missing)}")
+        lengths = {len(run["history"][key]) for key in ("test_epochs", "test_error", "layer_test_errors")}
+        if len(lengths) != 1:
+            raise ValueError(f"{path}: run {name!r} has test histories of different lengths {sorted(lengths)}")
+    return record
+
+
+def summarise_runs(record: dict) -> list[dict]:
+    """One row per run: final errors (in %) by every prediction rule, epochs, seconds, step and negatives."""
+    rows = []
+    for name, run in record["runs"].items():
+        history = run["history"]
+        row = {
+            "run": name,
+            "status": run["status"],
+            "seed": run["train"]["seed"],
+            "negatives": run["train"]["negatives"],
+            "step": history.get("step", "?"),
+            "epochs": run["epochs_done"],
+            "seconds": sum(history["epoch_seconds"]),
+            "test_error": 100 * history["test_error"][-1],
+            "layer_test_errors": [100 * e for e in history["layer_test_errors"][-1]],
+            "all_layers_test_error": 100 * history["all_layers_test_error"][-1],
+        }
+        if history.get("readout_test_error"):
+            row["readout_test_error"] = 100 * history["readout_test_error"][-1]
+        rows.append(row)
+    return rows

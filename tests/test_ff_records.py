@@ -1,0 +1,63 @@
+"""ffbook.ff.records: the recorded GPU runs chapter 9 shows, in the format bench/gpu.py writes."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+import time
+
+import pytest
+import torch
+
+from ffbook.ff import FFConfig, FFNetSpec, Preset
+from ffbook.ff.records import PAPER_RUN, load_record, summarise_runs
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "bench"))
+import gpu  # noqa: E402  (bench/gpu.py: the writer of the records)
+
+
+def _toy_data(n=60, d=40):
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.rand(10, d, generator=generator)
+    y = torch.arange(n) % 10
+    return (centres[y] + 0.1 * torch.rand(n, d, generator=generator)).clamp(0, 1), y
+
+
+def test_a_record_written_by_the_gpu_script_loads_and_summarises(tmp_path):
+    x, y = _toy_data()
+    spec = FFNetSpec(
+        dims=(40, 16, 16), threshold=16.0, goodness="sum", norm="rms", on_value=4.0, first_scored_layer=1, readout=True
+    )
+    preset = Preset("toy", spec, FFConfig(epochs=2, batch_size=20, negatives="hard_readout"), "a toy")
+    entry = gpu.run_preset(preset, preset.train, "cpu", ((x, y), (x, y)), time.perf_counter() + 60, 1, False)
+    recorder = gpu.Recorder(tmp_path, {"environment": gpu.environment(torch.device("cpu")), "runs": {}})
+    recorder.add("toy-seed0", entry)
+    record = load_record(tmp_path / "gpu-results.json")
+    (row,) = summarise_runs(record)
+    assert row["status"] == "complete" and row["epochs"] == 2 and row["negatives"] == "hard_readout"
+    assert row["test_error"] == pytest.approx(100 * entry["history"]["test_error"][-1])
+    assert len(row["layer_test_errors"]) == 2 and "readout_test_error" in row
+
+
+def test_the_shipped_paper_sized_record():
+    record = load_record()
+    assert record["environment"]["device_name"] and record["environment"]["date_utc"]
+    rows = {row["run"]: row for row in summarise_runs(record)}
+    fast = [row for row in rows.values() if row["step"] == "graph" and row["negatives"] == "hard_readout"]
+    assert sorted(row["seed"] for row in fast) == [0, 1, 2]
+    assert all(row["epochs"] == 60 and len(row["layer_test_errors"]) == 4 for row in fast)
+    assert PAPER_RUN.is_file() and PAPER_RUN.stat().st_size < 200_000  # it ships inside the package
+
+
+def test_a_broken_record_is_refused_with_what_is_missing(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"environment": {}}))
+    with pytest.raises(ValueError, match="no 'runs'"):
+        load_record(path)
+    run = {"status": "complete", "epochs_done": 1, "net": {}, "train": {}, "results": {}, "history": {"test_error": []}}
+    path.write_text(json.dumps({"environment": {}, "runs": {"a": run}}))
+    with pytest.raises(ValueError, match="history of run 'a' lacks"):
+        load_record(path)
+    with pytest.raises(FileNotFoundError):
+        load_record(tmp_path / "missing.json")
