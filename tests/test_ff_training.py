@@ -422,3 +422,22 @@ def test_quick_recipe_learns_mnist_subset():
         preset, config=preset.train.replace(epochs=2), device="cpu", train_size=10_000, test_size=2_000, progress=False
     )
     assert results["test_error"] < 0.15
+
+
+def test_the_read_out_has_its_own_learning_rate_and_cools_down_with_the_layers():
+    x, y = _toy_data(n=40)
+    config = FFConfig(epochs=4, batch_size=20, lr=1e-3, readout_lr=0.05, lr_schedule="half_linear")
+    rates = []
+    fit(
+        build_net(READOUT_SPEC),
+        config,
+        x,
+        y,
+        progress=False,
+        callback=lambda epoch, net, history, optimizers: rates.append(
+            [float(group["lr"]) for group in optimizers[0].param_groups]
+        ),
+    )
+    expected = [[learning_rate(config, e), learning_rate(config, e, 0.05)] for e in range(4)]
+    np.testing.assert_allclose(rates, expected, rtol=1e-12)
+    assert rates[-1] == pytest.approx([0.0005, 0.025])
