@@ -11,6 +11,7 @@ import copy
 
 import pytest
 import torch
+from ff_toy import toy_data as _toy_data
 
 from ffbook.ff import FFConfig, FFNetSpec, build_net, fit
 
@@ -32,13 +33,6 @@ def full_fp32_matmuls():
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
 
-
-def _toy_data(n=200, d=40, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    centres = torch.rand(10, d, generator=generator)
-    y = torch.arange(n) % 10
-    x = (centres[y] + 0.1 * torch.rand(n, d, generator=generator)).clamp(0, 1)
-    return x, y
 
 
 def test_cuda_and_cpu_predict_the_same():

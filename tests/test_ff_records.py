@@ -9,19 +9,13 @@ import time
 
 import pytest
 import torch
+from ff_toy import toy_data as _toy_data
 
 from ffbook.ff import FFConfig, FFNetSpec, Preset
 from ffbook.ff.records import PAPER_RUN, load_record, summarise_runs
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "bench"))
 import gpu  # noqa: E402  (bench/gpu.py: the writer of the records)
-
-
-def _toy_data(n=60, d=40):
-    generator = torch.Generator().manual_seed(0)
-    centres = torch.rand(10, d, generator=generator)
-    y = torch.arange(n) % 10
-    return (centres[y] + 0.1 * torch.rand(n, d, generator=generator)).clamp(0, 1), y
 
 
 def test_a_record_written_by_the_gpu_script_loads_and_summarises(tmp_path):

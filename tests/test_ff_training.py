@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from ff_toy import toy_data as _toy_data
 
 from ffbook.ff import (
     PRESETS,
@@ -25,16 +26,6 @@ from ffbook.ff import (
     train_backprop,
 )
 from ffbook.ff import training as training_module
-
-
-def _toy_data(n=64, d=40, seed=0):
-    """Ten classes, each a fixed random pattern plus noise: FF must separate them quickly."""
-    generator = torch.Generator().manual_seed(seed)
-    centres = torch.rand(10, d, generator=generator)
-    y = torch.arange(n) % 10
-    x = (centres[y] + 0.1 * torch.rand(n, d, generator=generator)).clamp(0, 1)
-    return x, y
-
 
 SPEC = FFNetSpec(dims=(40, 32, 32), threshold=2.0, norm="rms", on_value=4.0)
 READOUT_SPEC = FFNetSpec(
