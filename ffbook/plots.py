@@ -24,6 +24,7 @@ __all__ = [
     "plot_train_test_curves",
     "top_activating",
     "plot_unit_preferences",
+    "plot_bp_ff_schematic",
 ]
 
 
@@ -507,4 +508,82 @@ def plot_unit_preferences(
             ax.set_title(f"{labels[unit]}\n{caption}" if rank == 0 else caption, fontsize="x-small")
     if suptitle:
         fig.suptitle(suptitle)
+    return fig
+
+
+def _box(ax, x: float, y: float, text: str, color: str, gid: str, width: float = 1.3, height: float = 0.7):
+    """A labelled rounded box centred at (x, y)."""
+    from matplotlib.patches import FancyBboxPatch
+
+    patch = FancyBboxPatch((x - width / 2, y - height / 2), width, height, boxstyle="round,pad=0.05",
+                           facecolor=color, edgecolor="black", linewidth=1.0, gid=gid)
+    ax.add_patch(patch)
+    ax.text(x, y, text, ha="center", va="center", fontsize=9)
+
+
+def _arrow(ax, start, end, gid: str, color: str = "black", style: str = "-", rad: float = 0.0):
+    from matplotlib.patches import FancyArrowPatch
+
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, color=color,
+                                 linestyle=style, linewidth=1.4, gid=gid,
+                                 connectionstyle=f"arc3,rad={rad}", shrinkA=2, shrinkB=2))
+
+
+def plot_bp_ff_schematic(num_layers: int = 3, title: str = "What flows where in one training step"):
+    """Two panels: one backpropagation step and one Forward-Forward step through ``num_layers`` layers.
+
+    Backprop (top): forward arrows (black, ``gid="forward"``) from the input through every layer to
+    one loss at the top, then the backward pass (red, dashed, ``gid="backward"``) from the loss down
+    through every layer, so every layer's activities are kept until it arrives. FF (bottom): forward
+    arrows carry each layer's detached activities to the next (``gid="forward"``); every layer has
+    its own loss (``gid="local_loss"``), reached by an arrow up (``gid="to_local_loss"``) and
+    answered by a short backward pass into that layer alone (``gid="local_backward"``); no arrow
+    goes from a layer's loss to any other layer. Returns the figure.
+    """
+    num_layers = check_int("num_layers", num_layers, min=1, max=8)
+    fig, (ax_bp, ax_ff) = plt.subplots(2, 1, figsize=(1.9 * (num_layers + 2) + 1, 5.4), dpi=100)
+    xs = [1.9 * i for i in range(num_layers + 2)]
+    layer_color, loss_color, red = "#dbe9f6", "#fde0c5", "tab:red"
+
+    _box(ax_bp, xs[0], 0, "input $x$\n(image, label)", "white", "input")
+    for i in range(1, num_layers + 1):
+        _box(ax_bp, xs[i], 0, f"layer {i}\nkeeps $\\hat{{x}}$, $h$", layer_color, "layer")
+    _box(ax_bp, xs[-1], 0, "softmax +\none loss $J$", loss_color, "loss")
+    for i in range(num_layers + 1):
+        _arrow(ax_bp, (xs[i] + 0.7, 0.12), (xs[i + 1] - 0.7, 0.12), "forward")
+        _arrow(ax_bp, (xs[i + 1] - 0.7, -0.12), (xs[i] + 0.7, -0.12), "backward", red, "--") if i else None
+    ax_bp.text(xs[-1] / 2, -0.75, "backward: $\\delta$ from $J$ down through every layer (BP1, then BP2 at each "
+               "layer); all layers' $\\hat{x}$, $h$ stay in memory until it arrives", ha="center", fontsize=8.5,
+               color=red)
+    ax_bp.set_title("Backpropagation: one loss, one backward pass through all layers")
+
+    _box(ax_ff, xs[0], 0, "input $x$\n(pos. and neg.)", "white", "input")
+    for i in range(1, num_layers + 1):
+        _box(ax_ff, xs[i], 0, f"layer {i}", layer_color, "layer")
+        _box(ax_ff, xs[i], 1.25, f"loss {i}\n$G_{i}$ vs $\\theta$", loss_color, "local_loss", height=0.6)
+        _arrow(ax_ff, (xs[i] - 0.2, 0.4), (xs[i] - 0.2, 0.9), "to_local_loss")
+        _arrow(ax_ff, (xs[i] + 0.2, 0.9), (xs[i] + 0.2, 0.4), "local_backward", red, "--")
+    for i in range(num_layers):
+        _arrow(ax_ff, (xs[i] + 0.7, 0), (xs[i + 1] - 0.7, 0), "forward")
+        if i:
+            ax_ff.text((xs[i] + xs[i + 1]) / 2, -0.5, "detached $h$", ha="center", fontsize=8, color="tab:gray")
+    ax_ff.text(xs[-1] / 2, -0.75, "each layer: BP1, BP3, BP4 with its own loss; no BP2, nothing sent to the "
+               "layer below; only one layer's $\\hat{x}$, $h$ kept at a time", ha="center", fontsize=8.5, color=red)
+    ax_ff.set_title("Forward-Forward: one loss per layer, a backward pass inside each layer only")
+
+    for ax, top in [(ax_bp, 0.8), (ax_ff, 1.8)]:
+        ax.set_xlim(-0.9, xs[-1] + 0.9)
+        ax.set_ylim(-1.0, top)
+        ax.set_xlabel("depth (input on the left)")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color="black", label="forward: activities"),
+               Line2D([], [], color=red, linestyle="--", label="backward: derivatives")]
+    ax_ff.legend(handles=handles, loc="upper right", fontsize=8, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout()
     return fig
