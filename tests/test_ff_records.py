@@ -12,7 +12,7 @@ import torch
 from ff_toy import toy_data as _toy_data
 
 from ffbook.ff import FFConfig, FFNetSpec, Preset
-from ffbook.ff.records import PAPER_RUN, load_record, summarise_runs
+from ffbook.ff.records import KERAS_RUN, PAPER_RUN, load_keras_record, load_record, summarise_runs
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "bench"))
 import gpu  # noqa: E402  (bench/gpu.py: the writer of the records)
@@ -55,3 +55,14 @@ def test_a_broken_record_is_refused_with_what_is_missing(tmp_path):
         load_record(path)
     with pytest.raises(FileNotFoundError):
         load_record(tmp_path / "missing.json")
+
+
+def test_the_shipped_keras_record_in_the_format_bench_ff_keras_writes(tmp_path):
+    record = load_keras_record()
+    assert record["outer_epochs_done"] == 250 and record["dims"] == [784, 500, 500]
+    assert record["test_accuracy"] == pytest.approx(1 - record["test_error"])
+    assert KERAS_RUN.stat().st_size < 50_000
+    broken = {key: value for key, value in record.items() if key != "test_accuracy"}
+    (tmp_path / "k.json").write_text(json.dumps(broken))
+    with pytest.raises(ValueError, match="test_accuracy"):
+        load_keras_record(tmp_path / "k.json")

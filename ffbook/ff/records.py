@@ -11,9 +11,22 @@ from __future__ import annotations
 import json
 import pathlib
 
-__all__ = ["load_record", "summarise_runs", "PAPER_RUN"]
+__all__ = ["load_record", "load_keras_record", "summarise_runs", "PAPER_RUN", "KERAS_RUN"]
 
 PAPER_RUN = pathlib.Path(__file__).with_name("records") / "hinton-2022-gpu.json"
+# The Keras FFNetwork on the full keras.io recipe (bench/ff_keras.py --full, run by make gpu).
+KERAS_RUN = pathlib.Path(__file__).with_name("records") / "keras-ffnetwork-gpu.json"
+_KERAS_KEYS = {
+    "machine",
+    "date_utc",
+    "dims",
+    "train_size",
+    "inner_steps",
+    "outer_epochs_done",
+    "epoch_seconds",
+    "train_seconds",
+    "test_accuracy",
+}
 _RUN_KEYS = {"status", "epochs_done", "net", "train", "results", "history"}
 _HISTORY_KEYS = {"test_epochs", "test_error", "layer_test_errors", "all_layers_test_error", "epoch_seconds"}
 
@@ -37,6 +50,20 @@ def load_record(path: str | pathlib.Path = PAPER_RUN) -> dict:
         lengths = {len(run["history"][key]) for key in ("test_epochs", "test_error", "layer_test_errors")}
         if len(lengths) != 1:
             raise ValueError(f"{path}: run {name!r} has test histories of different lengths {sorted(lengths)}")
+    return record
+
+
+def load_keras_record(path: str | pathlib.Path = KERAS_RUN) -> dict:
+    """The record ``bench/ff_keras.py --full --json`` writes, checked for the keys chapter 8 reads."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no Keras run record at {path}")
+    record = json.loads(path.read_text())
+    missing = _KERAS_KEYS - set(record)
+    if missing:
+        raise ValueError(f"{path}: not a Keras run record (lacks {sorted(missing)})")
+    if len(record["epoch_seconds"]) != record["outer_epochs_done"]:
+        raise ValueError(f"{path}: {len(record['epoch_seconds'])} epoch times for {record['outer_epochs_done']} epochs")
     return record
 
 
