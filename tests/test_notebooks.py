@@ -127,7 +127,7 @@ def test_chapter_cells_tool_reorders_the_old_layout(tmp_path):
 
 
 # Chapters 7-9 get their exercises, summaries and citations with the Forward-Forward chapters' issue.
-APPARATUS_PENDING = {"08_ff_keras.ipynb"}
+APPARATUS_PENDING: set[str] = set()
 
 
 @pytest.mark.parametrize(

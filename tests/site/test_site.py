@@ -66,6 +66,10 @@ MATH = re.compile(r"\$\$.+?\$\$|(?<![\\$])\$(?=\S)[^$\n]+?(?<=\S)\$(?!\$)|\{math
 CODE_FENCE = re.compile(r"^(`{3,}|~{3,})(?!\s*\{).*?^\1\s*$", re.S | re.M)
 
 
+# What typeset math never leaves in a page's prose: a TeX command (\\theta, \\operatorname) or a $.
+RAW_TEX = re.compile(r"\\[A-Za-z]{2,}|\$")
+
+
 def has_math(markdown: str) -> bool:
     return MATH.search(CODE_FENCE.sub("", markdown)) is not None
 
@@ -189,6 +193,16 @@ def test_page_reads_well(page, server, browser):
     if has_math(page_markdown(page)):
         typeset = browser.execute_script("return document.querySelectorAll('main mjx-container').length")
         assert typeset > 0, f"no math typeset on {page}"
+    # Prose outside typeset math, code and cell outputs must hold no TeX commands and no stray $
+    # (a $ pairing that went wrong leaves both behind, as raw text in italics).
+    prose = browser.execute_script(
+        "const main = document.querySelector('main').cloneNode(true);"
+        "main.querySelectorAll('mjx-container, pre, code, script, style, .cell_output, .MathJax')"
+        ".forEach(e => e.remove());"
+        "return main.innerText"
+    )
+    leftovers = RAW_TEX.findall(prose)
+    assert not leftovers, f"untypeset TeX or stray $ in the prose of {page}: {leftovers[:5]}"
 
     # The launch button in the page header (sphinx-book-theme's launch dropdown) and the
     # badge in the notebook's first cell share one href: look at each in its own place.
@@ -238,6 +252,15 @@ def test_page_reads_well(page, server, browser):
 )
 def test_math_is_detected_in_markdown(markdown, expected):
     assert has_math(markdown) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [("softplus of the margin", False), ("the loss \\operatorname{softplus}(\\theta - G)", True),
+     ("a stray $ sign", True), ("a path C:\\x is fine", False)],
+)
+def test_raw_tex_is_recognised(text, raw):
+    assert bool(RAW_TEX.search(text)) is raw
 
 
 def test_every_page_source_is_read():
