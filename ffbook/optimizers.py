@@ -34,7 +34,7 @@ from keras import ops
 
 from ffbook._validate import scaled_norm
 
-__all__ = ["ConditionalGradient", "FrobeniusNormHistory", "frobenius_norm", "as_matrix"]
+__all__ = ["ConditionalGradient", "FrobeniusNormHistory", "NormalizedSGD", "frobenius_norm", "as_matrix"]
 
 _ORDS = ("fro", "nuclear")
 
@@ -243,6 +243,60 @@ class ConditionalGradient(keras.optimizers.Optimizer):
     def get_config(self) -> dict:
         config = super().get_config()
         config.update({"lambda_": self.lambda_, "epsilon": self.epsilon, "ord": self.ord})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="ffbook")
+class NormalizedSGD(keras.optimizers.Optimizer):
+    """Normalised gradient descent: a step of fixed length $\\eta$ against each variable's gradient.
+
+    For every variable $x$ with gradient $g$:
+
+    $$x \\leftarrow x - \\eta\\,\\frac{g}{\\lVert g\\rVert_F + \\epsilon},$$
+
+    with $\\eta$ = ``learning_rate`` and $\\epsilon$ = ``epsilon`` (the same $\\epsilon$ and the same
+    direction as :class:`ConditionalGradient` with ``ord="fro"``). It is Conditional Gradient's step
+    without the decay term and without a ball: with $\\eta = (1 - \\eta_{CG})\\,\\lambda$ the two
+    differ only by the term $-(1 - \\eta_{CG})\\,x$, so it serves as a control that separates the
+    normalised step from the constraint. A zero gradient leaves $x$ unchanged.
+
+    Args:
+        learning_rate: the step length $\\eta > 0$, a ``keras.optimizers.schedules.LearningRateSchedule``
+            or a callable.
+        epsilon: $\\epsilon > 0$ added to $\\lVert g\\rVert_F$.
+        name, **kwargs: passed to ``keras.optimizers.Optimizer`` (clipnorm, weight_decay...).
+
+    Like ``keras.optimizers.SGD`` it does not check the gradients: a NaN or infinity in $g$ reaches the weights.
+    """
+
+    def __init__(self, learning_rate=0.01, epsilon: float = 1e-7, name: str | None = None, **kwargs):
+        if isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool):
+            learning_rate = _check_number("learning_rate", learning_rate, low=0.0, low_inclusive=False)
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.epsilon = _check_number("epsilon", epsilon, low=0.0, low_inclusive=False)
+
+    def build(self, variables):
+        """No slot variables: the step uses only the current gradient."""
+        if self.built:
+            return
+        super().build(variables)
+
+    def update_step(self, gradient, variable, learning_rate):
+        """$x \\leftarrow x - \\eta\\, g / (\\lVert g\\rVert_F + \\epsilon)$, computed on $g / \\max|g|$ as in
+        :meth:`ConditionalGradient.direction` so that a large gradient does not overflow."""
+        dtype = variable.dtype
+        gradient = ops.cast(gradient, dtype)
+        scale = ops.max(ops.abs(gradient))
+        scale = ops.where(ops.greater(scale, 0), scale, ops.ones_like(scale))
+        scaled = ops.divide(gradient, scale)
+        norm = ops.sqrt(ops.sum(ops.square(scaled)))
+        epsilon = ops.divide(ops.convert_to_tensor(self.epsilon, dtype=dtype), scale)
+        step = ops.multiply(ops.cast(learning_rate, dtype), ops.divide(scaled, ops.add(norm, epsilon)))
+        self.assign_sub(variable, step)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({"epsilon": self.epsilon})
         return config
 
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ffbook.optimizers import ConditionalGradient, FrobeniusNormHistory, as_matrix, frobenius_norm
+from ffbook.optimizers import ConditionalGradient, FrobeniusNormHistory, NormalizedSGD, as_matrix, frobenius_norm
 
 
 def _load_reference():
@@ -594,3 +594,58 @@ def test_frobenius_norm_of_large_float64_weights_does_not_overflow():
     # sqrt(9 * 1e400 + 16e400) = 5e200 (by hand; squaring 1e200 in float64 gives inf)
     assert frobenius_norm(weights) == pytest.approx(math.sqrt(9 + 16) * 1e200, rel=1e-12)
     assert frobenius_norm([np.full((2,), 1e-200)]) == pytest.approx(math.sqrt(2) * 1e-200, rel=1e-12)
+
+
+# ---------------------------------------------------------------- NormalizedSGD (the control for the normalised step)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_normalized_sgd_step_equals_numpy(dtype):
+    rng = np.random.default_rng(11)
+    start, gradient = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    variable = keras.Variable(start, dtype=dtype)
+    NormalizedSGD(learning_rate=0.25, epsilon=1e-7).apply_gradients([(gradient.astype(dtype), variable)])
+    expected = start - f32(0.25) * gradient / (np.linalg.norm(gradient) + 1e-7)
+    tolerance = 1e-6 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(to_numpy(variable), expected, rtol=tolerance, atol=tolerance)
+    # the step has length learning_rate whatever the size of the gradient, and a zero gradient does not move x
+    np.testing.assert_allclose(np.linalg.norm(to_numpy(variable) - start), f32(0.25), rtol=1e-5)
+    NormalizedSGD(learning_rate=0.25).apply_gradients([(np.zeros((4, 3), dtype=dtype), variable)])
+    np.testing.assert_allclose(to_numpy(variable), expected, rtol=tolerance, atol=tolerance)
+
+
+def test_normalized_sgd_matches_the_decay_free_part_of_conditional_gradient():
+    rng = np.random.default_rng(12)
+    start, gradient = rng.normal(size=(5,)), rng.normal(size=(5,)) * 1e3
+    eta, radius = 0.75, 2.0
+    normalized, conditional = keras.Variable(start, dtype="float64"), keras.Variable(start, dtype="float64")
+    NormalizedSGD(learning_rate=(1 - eta) * radius).apply_gradients([(gradient, normalized)])
+    ConditionalGradient(learning_rate=eta, lambda_=radius).apply_gradients([(gradient, conditional)])
+    # CG's step is the normalised step plus the decay -(1 - eta) x
+    np.testing.assert_allclose(to_numpy(conditional), to_numpy(normalized) - (1 - eta) * start, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        ({"learning_rate": 0.0}, ValueError, "learning_rate"),
+        ({"learning_rate": -0.1}, ValueError, "learning_rate"),
+        ({"learning_rate": math.inf}, ValueError, "learning_rate"),
+        ({"learning_rate": math.nan}, ValueError, "learning_rate"),
+        ({"epsilon": 0.0}, ValueError, "epsilon"),
+        ({"epsilon": -1e-7}, ValueError, "epsilon"),
+        ({"epsilon": "1e-7"}, TypeError, "epsilon"),
+        ({"epsilon": True}, TypeError, "epsilon"),
+    ],
+)
+def test_normalized_sgd_rejects_bad_arguments(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        NormalizedSGD(**{"learning_rate": 0.1, **kwargs})
+
+
+def test_normalized_sgd_config_round_trip():
+    optimizer = NormalizedSGD(learning_rate=0.1035, epsilon=1e-6)
+    config = optimizer.get_config()
+    assert config["epsilon"] == 1e-6 and config["learning_rate"] == pytest.approx(0.1035)
+    restored = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
+    assert isinstance(restored, NormalizedSGD) and restored.get_config() == config
