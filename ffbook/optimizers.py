@@ -10,8 +10,9 @@ For every trainable variable $x$ with gradient $g$ the optimizer takes the step
 $$x \\leftarrow \\eta\\,x - (1 - \\eta)\\,\\lambda\\,s(g),$$
 
 where $\\eta$ is the ``learning_rate`` (in $(0, 1]$), $\\lambda$ is ``lambda_`` and $s(g)$ is the
-unit-norm direction that minimises $\\langle g, s\\rangle$, i.e. the solution of the *linear
-minimisation oracle* (LMO) over a norm ball of radius $\\lambda$ is $-\\lambda s(g)$:
+unit-norm direction that *maximises* $\\langle g, s\\rangle$, so that the solution of the *linear
+minimisation oracle* (LMO), the point of the norm ball of radius $\\lambda$ that minimises
+$\\langle g, x\\rangle$, is $-\\lambda s(g)$:
 
 * ``ord="fro"`` (Frobenius ball $\\lVert x\\rVert_F \\le \\lambda$): $s = g / (\\lVert g\\rVert_F + \\epsilon)$;
 * ``ord="nuclear"`` (nuclear-norm ball $\\lVert x\\rVert_* \\le \\lambda$): $s = u_1 v_1^\\top$, the
