@@ -20,45 +20,23 @@ skipped and the record says so; a run that is cut by the guard keeps its finishe
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import pathlib
-import platform
 import subprocess
 import sys
 import time
 
 import torch
 
-import ffbook
 from ffbook.ff import FFNetSpec, Preset, get_preset, mnist_tensors, train
+from ffbook.ff.records import environment
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 class OutOfTime(Exception):
     """Raised from the epoch callback when the run passes its deadline."""
-
-
-def environment(device: torch.device) -> dict:
-    info = {
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})",
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "ffbook": ffbook.__version__,
-        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-    if device.type == "cuda":
-        try:
-            smi = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]
-            info["driver"] = subprocess.run(smi, capture_output=True, text=True, timeout=20).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            info["driver"] = "unknown"
-    return info
 
 
 class Recorder:

@@ -11,11 +11,8 @@ continues an interrupted run from its last checkpoint to the numbers an uninterr
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
 import pathlib
-import platform
 import sys
 from typing import TYPE_CHECKING
 
@@ -25,26 +22,6 @@ if TYPE_CHECKING:
 RECORD = "results.json"
 CHECKPOINT = "checkpoint.pt"
 FIGURES = ("loss_per_layer.png", "test_error.png", "goodness.png")
-
-
-def _environment(device) -> dict:
-    import numpy
-    import torch
-
-    import ffbook
-
-    return {
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "ffbook": ffbook.__version__,
-        "platform": platform.platform(),
-        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
 
 
 def _write_atomically(path: pathlib.Path, write) -> None:
@@ -143,6 +120,7 @@ def train_command(args: argparse.Namespace, config: FFConfig | None = None) -> d
 
     import ffbook
     from ffbook.ff import History, get_preset, mnist_tensors, train
+    from ffbook.ff.records import environment
     from ffbook.ff.training import FFConfig
 
     out = pathlib.Path(args.resume or args.out)
@@ -173,7 +151,7 @@ def train_command(args: argparse.Namespace, config: FFConfig | None = None) -> d
         "net": preset.net.to_dict(),
         "train": config.to_dict(),
         "sizes": sizes,
-        "environment": _environment(device),
+        "environment": environment(device),
         "history": None,
         "results": None,
     }
@@ -247,15 +225,12 @@ def _positive_int(text: str) -> int:
 
 
 def _seed(text: str) -> int:
-    from ffbook.ff.core import MAX_SEED
+    from ffbook.ff.core import check_seed
 
     try:
-        value = int(text)
+        return check_seed(int(text))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**63 - 1], got {value}")
-    return value
+        raise argparse.ArgumentTypeError(f"expected an integer seed in [0, 2**63 - 1], got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,11 +8,10 @@ import sys
 import time
 
 import pytest
-import torch
 from ff_toy import toy_data as _toy_data
 
 from ffbook.ff import FFConfig, FFNetSpec, Preset
-from ffbook.ff.records import KERAS_RUN, PAPER_RUN, load_keras_record, load_record, summarise_runs
+from ffbook.ff.records import KERAS_RUN, PAPER_RUN, environment, load_keras_record, load_record, summarise_runs
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "bench"))
 import gpu  # noqa: E402  (bench/gpu.py: the writer of the records)
@@ -25,7 +24,7 @@ def test_a_record_written_by_the_gpu_script_loads_and_summarises(tmp_path):
     )
     preset = Preset("toy", spec, FFConfig(epochs=2, batch_size=20, negatives="hard_readout"), "a toy")
     entry = gpu.run_preset(preset, preset.train, "cpu", ((x, y), (x, y)), time.perf_counter() + 60, 1, False)
-    recorder = gpu.Recorder(tmp_path, {"environment": gpu.environment(torch.device("cpu")), "runs": {}})
+    recorder = gpu.Recorder(tmp_path, {"environment": environment("cpu"), "runs": {}})
     recorder.add("toy-seed0", entry)
     record = load_record(tmp_path / "gpu-results.json")
     (row,) = summarise_runs(record)

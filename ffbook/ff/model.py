@@ -213,7 +213,7 @@ class FFNet(nn.Module):
 
     def readout_loss(self, x_pos: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the linear read-out on the neutral-label features (which carry no gradient)."""
-        return F.cross_entropy(self.readout(self.readout_features(x_pos)).float(), labels)
+        return F.cross_entropy(_at_least_float32(self.readout(self.readout_features(x_pos))), labels)
 
     def training_loss(self, x_pos: torch.Tensor, x_neg: torch.Tensor, labels: torch.Tensor):
         """The loss one training step minimises, and its per-layer statistics (3, num_layers), detached.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import pathlib
 
-__all__ = ["load_record", "load_keras_record", "summarise_runs", "PAPER_RUN", "KERAS_RUN"]
+__all__ = ["environment", "load_record", "load_keras_record", "summarise_runs", "PAPER_RUN", "KERAS_RUN"]
 
 PAPER_RUN = pathlib.Path(__file__).with_name("records") / "hinton-2022-gpu.json"
 # The Keras FFNetwork on the full keras.io recipe (bench/ff_keras.py --full, run by make gpu).
@@ -29,6 +29,41 @@ _KERAS_KEYS = {
 }
 _RUN_KEYS = {"status", "epochs_done", "net", "train", "results", "history"}
 _HISTORY_KEYS = {"test_epochs", "test_error", "layer_test_errors", "all_layers_test_error", "epoch_seconds"}
+
+
+def environment(device) -> dict:
+    """What a run record says about where it ran: device, library versions, date (and CUDA, driver)."""
+    import datetime
+    import os
+    import platform
+    import subprocess
+
+    import numpy
+    import torch
+
+    import ffbook
+
+    device = torch.device(device)
+    info = {
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "numpy": numpy.__version__,
+        "ffbook": ffbook.__version__,
+        "platform": platform.platform(),
+        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    if device.type == "cuda":
+        try:
+            smi = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]
+            info["driver"] = subprocess.run(smi, capture_output=True, text=True, timeout=20).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            info["driver"] = "unknown"
+    return info
 
 
 def load_record(path: str | pathlib.Path = PAPER_RUN) -> dict:
