@@ -96,6 +96,21 @@ def test_loss_hand_value():
     assert loss == pytest.approx(np.log(2.0))
 
 
+def test_sharpness_scales_the_logit():
+    # G_pos = 2, G_neg = 1 against theta = 1.5: with slope k both terms are softplus(-0.5 k)
+    for k in (1.0, 4.0, 10.0):
+        loss = ff_loss(torch.tensor([2.0]), torch.tensor([1.0]), 1.5, sharpness=k).item()
+        assert loss == pytest.approx(np.log1p(np.exp(-0.5 * k)), rel=1e-6)
+
+
+def test_sum_of_squares_is_the_mean_with_sharpness_equal_to_the_width():
+    # sigma(sum h^2 - theta H) = sigma(H (mean h^2 - theta)): the two spellings give one loss
+    h_pos, h_neg = torch.rand(5, 8, dtype=torch.float64), torch.rand(3, 8, dtype=torch.float64)
+    as_sum = ff_loss(goodness(h_pos, "sum"), goodness(h_neg, "sum"), 0.3 * 8)
+    as_mean = ff_loss(goodness(h_pos, "mean"), goodness(h_neg, "mean"), 0.3, sharpness=8)
+    torch.testing.assert_close(as_sum, as_mean, rtol=1e-12, atol=0)
+
+
 @pytest.mark.parametrize("kind", ["l2", "rms"])
 def test_normalize_matches_numpy(kind):
     rng = np.random.default_rng(4)
@@ -138,6 +153,8 @@ def test_normalize_matches_numpy(kind):
         (lambda: goodness(torch.rand(3, 0)), ValueError, "D >= 1"),
         (lambda: ff_loss(torch.rand(3), torch.rand(3), float("nan")), ValueError, "threshold"),
         (lambda: ff_loss(torch.rand(3), torch.rand(3), -1.0), ValueError, "threshold"),
+        (lambda: ff_loss(torch.rand(3), torch.rand(3), 1.0, sharpness=0.0), ValueError, "sharpness"),
+        (lambda: FFLayer(10, 5, sharpness=float("nan")), ValueError, "sharpness"),
         (lambda: FFLayer(10, 5, eps=0.0), ValueError, "eps"),
         (lambda: FFLayer(10, 5, threshold=float("inf")), ValueError, "threshold"),
         (lambda: FFNet([20, 8, 8], first_scored_layer=1.5), TypeError, "first_scored_layer"),

@@ -11,11 +11,12 @@ from ffbook.ff import FFLayer
 from ffbook.memory import METHODS, SavedTensorMeter, peak_saved_bytes
 
 
-def hand_gradient(W, b, x_pos, x_neg, theta, eps=1e-4):
+def hand_gradient(W, b, x_pos, x_neg, theta, eps=1e-4, k=1.0):
     """dL/dW, dL/db of one FF layer (torch's (out, in) weight layout), written from the maths.
 
     x_hat = x / (|x| + eps); z = x_hat W^T + b; h = relu(z); G = mean_j h_j^2;
-    L = mean over all P + N rows of softplus(theta - G) (positive) or softplus(G - theta) (negative).
+    L = mean over all P + N rows of softplus(k (theta - G)) (positive) or softplus(k (G - theta))
+    (negative), k the logistic's slope (``sharpness``).
     """
     x = np.concatenate([x_pos, x_neg])
     n_rows, num_pos = len(x), len(x_pos)
@@ -24,26 +25,26 @@ def hand_gradient(W, b, x_pos, x_neg, theta, eps=1e-4):
     h = np.maximum(z, 0)
     G = (h**2).mean(axis=1)
     sign = np.where(np.arange(n_rows) < num_pos, -1.0, 1.0)  # d(softplus argument)/dG
-    dL_dG = sign / (1 + np.exp(-sign * (G - theta))) / n_rows  # softplus' = sigmoid
+    dL_dG = k * sign / (1 + np.exp(-k * sign * (G - theta))) / n_rows  # softplus' = sigmoid
     dL_dh = dL_dG[:, None] * 2 * h / h.shape[1]
     delta = dL_dh * (z > 0)  # BP1 with this layer's own loss
     return delta.T @ x_hat, delta.sum(axis=0)  # BP4 and BP3 (summed over rows: L already averages)
 
 
-def _layer_and_data(seed=0, num_in=7, num_out=5, num_pos=4, num_neg=3):
+def _layer_and_data(seed=0, num_in=7, num_out=5, num_pos=4, num_neg=3, sharpness=1.0):
     torch.manual_seed(seed)
-    layer = FFLayer(num_in, num_out, threshold=0.2).double()
+    layer = FFLayer(num_in, num_out, threshold=0.2, sharpness=sharpness).double()
     rng = np.random.default_rng(seed)
     return layer, rng.normal(size=(num_pos, num_in)), rng.normal(size=(num_neg, num_in))
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_hand_formula_equals_autograd_on_fflayer(seed):
-    layer, x_pos, x_neg = _layer_and_data(seed)
+@pytest.mark.parametrize("seed, sharpness", [(0, 1.0), (1, 1.0), (2, 1.0), (0, 10.0)])
+def test_hand_formula_equals_autograd_on_fflayer(seed, sharpness):
+    layer, x_pos, x_neg = _layer_and_data(seed, sharpness=sharpness)
     loss = layer.loss(torch.from_numpy(x_pos), torch.from_numpy(x_neg))
     loss.backward()
     W, b = layer.linear.weight.detach().numpy(), layer.linear.bias.detach().numpy()
-    dW, db = hand_gradient(W, b, x_pos, x_neg, layer.threshold)
+    dW, db = hand_gradient(W, b, x_pos, x_neg, layer.threshold, k=sharpness)
     assert (dW != 0).any(), "a test where every unit is silent would prove nothing"
     np.testing.assert_allclose(dW, layer.linear.weight.grad.numpy(), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(db, layer.linear.bias.grad.numpy(), rtol=1e-12, atol=1e-15)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -37,16 +38,18 @@ SMALL = FFConfig(epochs=3, batch_size=16, lr=0.003, seed=5)
 # ---------------------------------------------------------------- the step that fit runs
 
 
-def _own_loss_reference(weight, bias, x, num_positive, threshold, eps):
-    """A layer's FF loss written out from its definition (RMS normalisation, ReLU, mean of squares)."""
+def _own_loss_reference(weight, bias, x, num_positive, threshold, eps, sharpness=1.0):
+    """A layer's FF loss written out from its definition (RMS normalisation, ReLU, mean of squares,
+    logistic of slope ``sharpness``)."""
     x_hat = x / (x.square().mean(dim=1, keepdim=True).sqrt() + eps)
     h = torch.relu(x_hat @ weight.T + bias)
     g = h.square().mean(dim=1)
-    u = torch.cat([threshold - g[:num_positive], g[num_positive:] - threshold])
+    u = sharpness * torch.cat([threshold - g[:num_positive], g[num_positive:] - threshold])
     return torch.log1p(torch.exp(u)).mean()
 
 
-def test_a_real_fit_step_gives_each_layer_the_gradient_of_its_own_loss():
+@pytest.mark.parametrize("sharpness", [1.0, 10.0])
+def test_a_real_fit_step_gives_each_layer_the_gradient_of_its_own_loss(sharpness):
     """One step of ``fit`` on one batch: every parameter gradient is that of its own layer's loss alone.
 
     Hooks record each layer's input and each parameter's gradient during the step; the reference
@@ -54,7 +57,7 @@ def test_a_real_fit_step_gives_each_layer_the_gradient_of_its_own_loss():
     weights. Removing the ``.detach()`` between layers (FF would become backprop) breaks this.
     """
     x, y = _toy_data(n=32)
-    net = build_net(READOUT_SPEC, seed=2)
+    net = build_net(dataclasses.replace(READOUT_SPEC, sharpness=sharpness), seed=2)
     initial = copy.deepcopy(net)
     inputs, grads = {}, {}
 
@@ -81,7 +84,7 @@ def test_a_real_fit_step_gives_each_layer_the_gradient_of_its_own_loss():
     for k, layer in enumerate(initial.layers):
         weight = layer.linear.weight.detach().requires_grad_()
         bias = layer.linear.bias.detach().requires_grad_()
-        loss = _own_loss_reference(weight, bias, inputs[k], 32, 2.0, layer.eps)
+        loss = _own_loss_reference(weight, bias, inputs[k], 32, 2.0, layer.eps, sharpness)
         want_weight, want_bias = torch.autograd.grad(loss, [weight, bias])
         torch.testing.assert_close(grads[f"layers.{k}.linear.weight"], want_weight, rtol=1e-5, atol=1e-7)
         torch.testing.assert_close(grads[f"layers.{k}.linear.bias"], want_bias, rtol=1e-5, atol=1e-7)
@@ -389,13 +392,16 @@ def test_backprop_baseline_learns_and_reports_a_history():
 
 
 def test_presets_are_documented_and_consistent():
-    assert {"keras-io", "hinton-2022", "quick"} <= set(PRESETS)
+    assert {"keras-io", "hinton-2022", "quick", "cpu-3x1000"} <= set(PRESETS)
     keras_io = get_preset("keras-io")
     assert keras_io.net.dims == (784, 500, 500) and keras_io.net.threshold == 1.5 and keras_io.train.lr == 0.03
     assert keras_io.train.epochs * keras_io.train.steps_per_layer == 12_500 and keras_io.train.batch_size is None
     hinton = get_preset("hinton-2022")
     assert hinton.net.dims == (784, 2000, 2000, 2000, 2000) and hinton.train.epochs == 60
     assert hinton.net.first_scored_layer == 1 and hinton.train.batch_size is not None
+    cpu = get_preset("cpu-3x1000")  # the multi-layer CPU recipe: several layers, the paper's rule, a read-out
+    assert len(cpu.net.dims) - 1 >= 2 and cpu.net.first_scored_layer == 1 and cpu.net.readout
+    assert cpu.net.sharpness == 10.0 and cpu.net.build().layers[-1].sharpness == 10.0
     assert all(len(preset.source) > 80 and preset.name == name for name, preset in PRESETS.items())
     with pytest.raises(ValueError, match="unknown preset"):
         get_preset("hinton")

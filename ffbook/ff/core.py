@@ -205,22 +205,25 @@ def goodness(h: torch.Tensor, kind: str = "mean") -> torch.Tensor:
     return squares.mean(dim=1) if kind == "mean" else squares.sum(dim=1)
 
 
-def ff_loss(g_pos: torch.Tensor, g_neg: torch.Tensor, threshold: float) -> torch.Tensor:
+def ff_loss(g_pos: torch.Tensor, g_neg: torch.Tensor, threshold: float, sharpness: float = 1.0) -> torch.Tensor:
     """The Forward-Forward loss of one layer, averaged over positive and negative samples:
 
-    $$L = \\operatorname{mean}\\big(\\mathrm{softplus}([\\theta - G_{pos};\\ G_{neg} - \\theta])\\big),
+    $$L = \\operatorname{mean}\\big(\\mathrm{softplus}(k\\,[\\theta - G_{pos};\\ G_{neg} - \\theta])\\big),
     \\qquad \\mathrm{softplus}(u) = \\log(1 + e^u).$$
 
-    It is the logistic loss of $p(\\text{positive}) = \\sigma(G - \\theta)$.
+    It is the logistic loss of $p(\\text{positive}) = \\sigma(k\\,(G - \\theta))$; the slope $k$
+    (``sharpness``, 1 in the paper's formula) sets how far from $\\theta$ a sample must be before
+    it stops counting. A sum of squares over $H$ units is the mean with $k = H$.
     """
     if not isinstance(g_pos, torch.Tensor) or not isinstance(g_neg, torch.Tensor):
         raise TypeError("g_pos and g_neg must be torch tensors of per-sample goodness")
     if g_pos.ndim != 1 or g_neg.ndim != 1:
         raise ValueError("g_pos and g_neg must be 1-D tensors of per-sample goodness")
     threshold = check_real("threshold", threshold, positive=True)
+    sharpness = check_real("sharpness", sharpness, positive=True)
     if g_pos.numel() == 0 or g_neg.numel() == 0:
         raise ValueError("g_pos and g_neg must not be empty")
-    return F.softplus(torch.cat([threshold - g_pos, g_neg - threshold])).mean()
+    return F.softplus(sharpness * torch.cat([threshold - g_pos, g_neg - threshold])).mean()
 
 
 def normalize(x: torch.Tensor, kind: str = "l2", eps: float = 1e-4) -> torch.Tensor:

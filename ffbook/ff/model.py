@@ -70,6 +70,7 @@ class FFLayer(nn.Module):
         norm: str = "l2",
         bias: bool = True,
         eps: float = 1e-4,
+        sharpness: float = 1.0,
     ) -> None:
         super().__init__()
         in_features = check_int("in_features", in_features, min=1)
@@ -79,6 +80,7 @@ class FFLayer(nn.Module):
         _check_choice("norm", norm, NORM_KINDS)
         self.linear = nn.Linear(int(in_features), int(out_features), bias=bias)
         self.threshold = check_real("threshold", threshold, positive=True)
+        self.sharpness = check_real("sharpness", sharpness, positive=True)
         self.goodness_kind = goodness
         self.norm_kind = norm
         self.eps = check_real("eps", eps, positive=True)
@@ -100,7 +102,7 @@ class FFLayer(nn.Module):
         h = self(x)
         g = _at_least_float32(self.goodness(h))
         g_pos, g_neg = g[:num_positive], g[num_positive:]
-        loss = ff_loss(g_pos, g_neg, self.threshold)
+        loss = ff_loss(g_pos, g_neg, self.threshold, self.sharpness)
         return h, LayerTerms(loss, g_pos.detach().mean(), g_neg.detach().mean())
 
     def loss(self, x_pos: torch.Tensor, x_neg: torch.Tensor) -> torch.Tensor:
@@ -108,7 +110,10 @@ class FFLayer(nn.Module):
         return self.ff_terms(torch.cat([x_pos, x_neg]), x_pos.shape[0])[1].loss
 
     def extra_repr(self) -> str:
-        return f"threshold={self.threshold}, goodness={self.goodness_kind!r}, norm={self.norm_kind!r}"
+        return (
+            f"threshold={self.threshold}, sharpness={self.sharpness}, goodness={self.goodness_kind!r}, "
+            f"norm={self.norm_kind!r}"
+        )
 
 
 class FFNet(nn.Module):
@@ -134,6 +139,7 @@ class FFNet(nn.Module):
         first_scored_layer: int = 0,
         readout: bool = False,
         bias: bool = True,
+        sharpness: float = 1.0,
     ) -> None:
         super().__init__()
         if isinstance(dims, str) or not isinstance(dims, Sequence) or len(dims) < 2:
@@ -150,7 +156,7 @@ class FFNet(nn.Module):
         self.on_value = on_value
         self.first_scored_layer = int(first_scored_layer)
         self.layers = nn.ModuleList(
-            FFLayer(d_in, d_out, threshold, goodness, norm, bias)
+            FFLayer(d_in, d_out, threshold, goodness, norm, bias, sharpness=sharpness)
             for d_in, d_out in zip(dims[:-1], dims[1:], strict=True)
         )
         scored_width = sum(dims[1 + self.first_scored_layer :])
@@ -171,6 +177,7 @@ class FFNet(nn.Module):
             first_scored_layer=self.first_scored_layer,
             readout=self.readout is not None,
             bias=self._bias,
+            sharpness=first.sharpness,
         )
 
     @property
@@ -334,6 +341,7 @@ class FFNetSpec:
     first_scored_layer: int = 0
     readout: bool = False
     bias: bool = True
+    sharpness: float = 1.0
 
     def __post_init__(self) -> None:
         if isinstance(self.dims, str) or not isinstance(self.dims, Sequence):
