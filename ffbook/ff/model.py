@@ -58,7 +58,8 @@ class FFLayer(nn.Module):
     """One Forward-Forward layer: $h = \\mathrm{ReLU}(W\\,\\mathrm{norm}(x) + b)$ and its own loss.
 
     ``loss(x_pos, x_neg)`` is ``ff_loss`` of the goodness of positive and negative activities
-    against ``threshold``. The trainer gives every layer its own optimizer state.
+    against ``threshold``, with the logistic's slope ``sharpness`` (1 in the paper). The trainer
+    gives every layer its own optimizer state.
     """
 
     def __init__(
@@ -125,7 +126,8 @@ class FFNet(nn.Module):
     ``predict`` takes the argmax. With ``readout=True`` a linear softmax classifier reads the
     normalised activities of the scored layers for an image with a neutral label (every label
     slot at ``1/num_classes`` of the on value), as in loeweX's and Hinton's Matlab code; its
-    predictions are reported separately by ``predict_readout``.
+    predictions are reported separately by ``predict_readout``. ``threshold``, ``goodness``,
+    ``norm`` and ``sharpness`` are passed to every layer.
     """
 
     def __init__(
