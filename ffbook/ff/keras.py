@@ -35,7 +35,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from ffbook._validate import check_int
+from ffbook._validate import check_int, check_real
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -99,13 +99,17 @@ def mean_goodness(h):
     return ops.mean(ops.square(h), axis=-1)
 
 
-def ff_loss(g_pos, g_neg, threshold: float = DEFAULT_THRESHOLD):
-    """Mean of $\\operatorname{softplus}(\\theta - G_{pos})$ and $\\operatorname{softplus}(G_{neg} - \\theta)$.
+def ff_loss(g_pos, g_neg, threshold: float = DEFAULT_THRESHOLD, sharpness: float = 1.0):
+    """Mean of $\\operatorname{softplus}(k(\\theta - G_{pos}))$ and $\\operatorname{softplus}(k(G_{neg} - \\theta))$.
 
-    The mean runs over the concatenation of both batches, exactly the example's
-    ``mean(log(1 + exp(cat([-g_pos + thr, g_neg - thr]))))``, computed without overflow.
+    The mean runs over the concatenation of both batches; with the slope $k$ = ``sharpness`` = 1
+    it is exactly the example's ``mean(log(1 + exp(cat([-g_pos + thr, g_neg - thr]))))``, computed
+    without overflow. A larger $k$ is the logistic $p = \\sigma(k(G - \\theta))$ made steeper, as
+    in ``ffbook.ff.ff_loss``.
     """
-    return ops.mean(ops.softplus(ops.concatenate([threshold - g_pos, g_neg - threshold], axis=0)))
+    threshold = _check_threshold(threshold)
+    sharpness = check_real("sharpness", sharpness, positive=True)
+    return ops.mean(ops.softplus(sharpness * ops.concatenate([threshold - g_pos, g_neg - threshold], axis=0)))
 
 
 def value_and_grad(loss_fn: Callable, variables: Sequence) -> tuple:
@@ -161,7 +165,7 @@ class FFDense(keras.layers.Layer):
     It owns an optimizer (built by the zero-argument callable ``init_optimizer``; default
     Adam with learning rate 0.03 as in the example) and trains itself in ``forward_forward``:
     ``num_epochs`` local steps on one positive and one negative batch, minimising ``ff_loss``
-    with threshold $\\theta$ (plus the Dense layer's regularization terms, if any). No gradient
+    with threshold $\\theta$ and slope ``sharpness`` (plus the Dense layer's regularization terms, if any). No gradient
     leaves the layer.
     """
 
@@ -177,12 +181,14 @@ class FFDense(keras.layers.Layer):
         kernel_regularizer=None,
         bias_regularizer=None,
         threshold: float = DEFAULT_THRESHOLD,
+        sharpness: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.units = _check_positive_int("units", units)
         self.num_epochs = _check_positive_int("num_epochs", num_epochs)
         self.threshold = _check_threshold(threshold)
+        self.sharpness = check_real("sharpness", sharpness, positive=True)
         if init_optimizer is None:
             init_optimizer = _default_optimizer
         if not callable(init_optimizer):
@@ -228,9 +234,9 @@ class FFDense(keras.layers.Layer):
 
     def _loss_on_normalized(self, x_both_normalized, signs):
         # h = ReLU(W^T x_hat + b) on positives and negatives at once; softplus(-(G - theta)) for
-        # a positive (sign -1) and softplus(G - theta) for a negative (sign +1).
+        # a positive (sign -1) and softplus(G - theta) for a negative (sign +1), times the slope k.
         h = self.relu(self.dense(x_both_normalized))
-        loss = ops.mean(ops.softplus(signs * (mean_goodness(h) - self.threshold)))
+        loss = ops.mean(ops.softplus(signs * self.sharpness * (mean_goodness(h) - self.threshold)))
         regularization = self.dense.losses  # kernel/bias regularizers, if any were given
         return loss + ops.sum(ops.stack(regularization)) if regularization else loss
 
@@ -390,6 +396,7 @@ class FFNetwork(keras.Model):
     and so on. ``predict`` returns, for each image, the label with the highest goodness summed
     over layers, $\\hat y = \\arg\\max_c \\sum_l G_l(x \\oplus c)$, all labels in one batch.
     ``negative_labels="shuffled"`` restores the example's negatives, for comparison only.
+    ``sharpness`` (the logistic's slope $k$, 1 in the example) is passed to every layer.
     """
 
     def __init__(
@@ -401,6 +408,7 @@ class FFNetwork(keras.Model):
         num_classes: int = 10,
         seed: int = 0,
         negative_labels: str = "wrong",
+        sharpness: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -415,6 +423,7 @@ class FFNetwork(keras.Model):
             raise ValueError(f"dims[0] = {self.dims[0]} leaves no room for a {self.num_classes}-pixel label overlay")
         check_int("seed", seed, min=0)
         self.threshold = _check_threshold(threshold)
+        self.sharpness = check_real("sharpness", sharpness, positive=True)
         self.seed = int(seed)
         self.ff_layers = [
             FFDense(
@@ -424,6 +433,7 @@ class FFNetwork(keras.Model):
                 loss_metric=keras.metrics.Mean(name=f"ff_loss_{i}"),
                 num_epochs=num_epochs,
                 threshold=self.threshold,
+                sharpness=self.sharpness,
                 name=f"ff_dense_{i}",
             )
             for i, units in enumerate(self.dims[1:])

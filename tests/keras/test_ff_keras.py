@@ -74,6 +74,16 @@ def test_ff_loss_matches_the_examples_formula_and_survives_large_goodness():
     assert huge == pytest.approx((0.0 + 198.5) / 2, rel=1e-5)
 
 
+def test_ff_loss_sharpness_scales_the_logistics_argument():
+    # By hand: G_pos = 2.5, G_neg = 1.0, theta = 2, k = 10: softplus(-5) and softplus(-10).
+    g_pos, g_neg = np.array([2.5], "float32"), np.array([1.0], "float32")
+    expected = (np.log1p(np.exp(-5.0)) + np.log1p(np.exp(-10.0))) / 2
+    assert float(ops.convert_to_numpy(ff_loss(g_pos, g_neg, 2.0, sharpness=10.0))) == pytest.approx(expected, rel=1e-5)
+    assert float(ops.convert_to_numpy(ff_loss(g_pos, g_neg, 2.0))) == pytest.approx(
+        (np.log1p(np.exp(-0.5)) + np.log1p(np.exp(-1.0))) / 2, rel=1e-6
+    )
+
+
 def test_dense_call_is_normalise_dense_relu():
     rng = np.random.default_rng(0)
     kernel, bias = random_weights(rng, 12, 5)
@@ -114,8 +124,8 @@ def test_wrong_labels_are_never_true_cover_all_other_classes_and_repeat_with_the
 # ---------------------------------------------------------------- one local step, against PyTorch
 
 
-@pytest.mark.parametrize("use_bias", [True, False])
-def test_one_adam_step_equals_pytorch_fflayer(use_bias):
+@pytest.mark.parametrize(("use_bias", "sharpness"), [(True, 1.0), (False, 1.0), (True, 10.0)])
+def test_one_adam_step_equals_pytorch_fflayer(use_bias, sharpness):
     torch = pytest.importorskip("torch")
     from ffbook.ff import FFLayer
 
@@ -126,7 +136,11 @@ def test_one_adam_step_equals_pytorch_fflayer(use_bias):
     lr, beta_2, keras_eps = 0.03, 0.999, 1e-7
 
     layer = FFDense(
-        20, init_optimizer=lambda: keras.optimizers.Adam(lr, epsilon=keras_eps), num_epochs=1, use_bias=use_bias
+        20,
+        init_optimizer=lambda: keras.optimizers.Adam(lr, epsilon=keras_eps),
+        num_epochs=1,
+        use_bias=use_bias,
+        sharpness=sharpness,
     )
     layer.build((None, 30))
     layer.dense.kernel.assign(kernel)
@@ -134,7 +148,7 @@ def test_one_adam_step_equals_pytorch_fflayer(use_bias):
         layer.dense.bias.assign(bias)
     _, _, keras_loss = layer.forward_forward(x_pos, x_neg)
 
-    reference = FFLayer(30, 20, threshold=DEFAULT_THRESHOLD, bias=use_bias)
+    reference = FFLayer(30, 20, threshold=DEFAULT_THRESHOLD, bias=use_bias, sharpness=sharpness)
     with torch.no_grad():
         reference.linear.weight.copy_(torch.from_numpy(kernel.T))
         if use_bias:
@@ -182,6 +196,34 @@ def test_regularizers_enter_the_local_loss():
     g_neg = (numpy_layer(x_neg, kernel, bias) ** 2).mean(axis=1)
     expected = numpy_softplus(np.concatenate([1.5 - g_pos, g_neg - 1.5])).mean() + 0.5 * np.sum(kernel**2)
     assert float(ops.convert_to_numpy(loss)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_networks_training_step_uses_its_sharpness_in_every_layer():
+    """One real ``train_step`` of FFNetwork(sharpness=k) moves each layer as FFDense(sharpness=k) does."""
+    rng = np.random.default_rng(9)
+    x = rng.random((24, 20)).astype("float32")
+    y = rng.integers(0, 10, 24)
+    sgd = lambda: keras.optimizers.SGD(learning_rate=0.5)  # noqa: E731
+    weights = [random_weights(rng, 20, 12), random_weights(rng, 12, 8)]
+
+    def network_kernels(sharpness):
+        net = FFNetwork([20, 12, 8], init_layer_optimizer=sgd, num_epochs=1, seed=3, sharpness=sharpness)
+        net.build()
+        for layer, (kernel, bias) in zip(net.ff_layers, weights, strict=True):
+            set_layer_weights(layer, kernel, bias)
+        wrong = ops.convert_to_numpy(FFNetwork([20, 12, 8], seed=3).wrong_labels(y))  # the step's draw
+        net.train_step((x, y))
+        return net, wrong, [ops.convert_to_numpy(layer.dense.kernel) for layer in net.ff_layers]
+
+    net, wrong, kernels = network_kernels(10.0)
+    h_pos, h_neg = net.overlay_y_on_x(x, y), net.overlay_y_on_x(x, wrong)
+    for (kernel, bias), got in zip(weights, kernels, strict=True):
+        layer = FFDense(kernel.shape[1], init_optimizer=sgd, num_epochs=1, sharpness=10.0)
+        set_layer_weights(layer, kernel, bias)
+        h_pos, h_neg, _ = layer.forward_forward(h_pos, h_neg)
+        np.testing.assert_allclose(got, ops.convert_to_numpy(layer.dense.kernel), atol=1e-5)
+    _, _, kernels_at_one = network_kernels(1.0)
+    assert np.abs(kernels_at_one[0] - kernels[0]).max() > 1e-3  # the slope changes the step
 
 
 # ---------------------------------------------------------------- prediction
@@ -276,6 +318,12 @@ def test_bad_dims_threshold_and_optimizer_are_refused():
         FFNetwork([5, 10])
     with pytest.raises(ValueError, match="threshold"):
         FFDense(4, threshold=0.0)
+    with pytest.raises(ValueError, match="sharpness"):
+        FFNetwork([784, 8], sharpness=0.0)
+    with pytest.raises(TypeError, match="sharpness"):
+        FFDense(4, sharpness="10")
+    with pytest.raises(ValueError, match="sharpness"):
+        ff_loss(np.ones(2, "float32"), np.ones(2, "float32"), 1.5, sharpness=float("nan"))
     with pytest.raises(TypeError, match="init_optimizer"):
         FFDense(4, init_optimizer=keras.optimizers.Adam(0.03))
     with pytest.raises(TypeError, match="loss_metric"):
