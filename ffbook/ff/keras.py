@@ -109,7 +109,16 @@ def ff_loss(g_pos, g_neg, threshold: float = DEFAULT_THRESHOLD, sharpness: float
     """
     threshold = _check_threshold(threshold)
     sharpness = check_real("sharpness", sharpness, positive=True)
-    return ops.mean(ops.softplus(sharpness * ops.concatenate([threshold - g_pos, g_neg - threshold], axis=0)))
+    goodness = ops.concatenate([g_pos, g_neg], axis=0)
+    signs = ops.concatenate([-ops.ones_like(g_pos), ops.ones_like(g_neg)], axis=0)
+    return _signed_ff_loss(goodness, signs, threshold, sharpness)
+
+
+def _signed_ff_loss(goodness, signs, threshold: float, sharpness: float):
+    # The one formula: softplus(k (theta - G)) for a positive (sign -1), softplus(k (G - theta))
+    # for a negative (sign +1), averaged. FFDense's training loop calls it with the signs it
+    # builds once per batch; ff_loss builds them from the two goodness vectors.
+    return ops.mean(ops.softplus(signs * sharpness * (goodness - threshold)))
 
 
 def value_and_grad(loss_fn: Callable, variables: Sequence) -> tuple:
@@ -233,10 +242,9 @@ class FFDense(keras.layers.Layer):
         return self.relu(self.dense(l2_normalize(x)))
 
     def _loss_on_normalized(self, x_both_normalized, signs):
-        # h = ReLU(W^T x_hat + b) on positives and negatives at once; softplus(-(G - theta)) for
-        # a positive (sign -1) and softplus(G - theta) for a negative (sign +1), times the slope k.
+        # h = ReLU(W^T x_hat + b) on positives and negatives at once (signs: -1 positive, +1 negative).
         h = self.relu(self.dense(x_both_normalized))
-        loss = ops.mean(ops.softplus(signs * self.sharpness * (mean_goodness(h) - self.threshold)))
+        loss = _signed_ff_loss(mean_goodness(h), signs, self.threshold, self.sharpness)
         regularization = self.dense.losses  # kernel/bias regularizers, if any were given
         return loss + ops.sum(ops.stack(regularization)) if regularization else loss
 
