@@ -104,6 +104,41 @@ def test_chapter_cells_tool_leaves_a_finished_chapter_unchanged(path, tmp_path):
     assert json.loads(copy.read_text())["cells"] == cells(path), f"run: python tools/chapter_cells.py {path.name}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_nbval_markers_are_tags_not_visible_comments(path):
+    """nbval's markers live in cell tags (`nbval-check-output`, ...): a `# NBVAL_...` line would show on the page."""
+    nb_cells = cells(path)
+    visible = [i for i, cell in enumerate(nb_cells) if cell["cell_type"] == "code" and "NBVAL_" in source(cell)]
+    assert not visible, f"cells {visible} show an nbval marker: run python tools/chapter_cells.py book/{path.name}"
+    checked = [cell for cell in nb_cells if "nbval-check-output" in cell["metadata"].get("tags", [])]
+    assert checked, "some outputs are compared by `pytest --nbval-lax` (tag: nbval-check-output)"
+    assert all(cell["cell_type"] == "code" for cell in checked)
+
+
+def test_chapter_cells_tool_moves_nbval_markers_to_tags(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title\n\nWhat it builds."),
+        nbformat.v4.new_code_cell(chapter_cells.SETUP_SOURCE),
+        nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)"),
+        nbformat.v4.new_code_cell("# Solution to exercise 1\n# NBVAL_SKIP\nx = 2", metadata={"tags": ["hide-cell"]}),
+        nbformat.v4.new_code_cell("y = 3  # no marker"),
+    ])
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    chapter_cells.apply(path)
+    new = nbformat.read(path, as_version=4).cells
+    assert (new[2].source, new[2].metadata["tags"]) == ("print(1)", ["nbval-check-output"])
+    assert (new[3].source, new[3].metadata["tags"]) == ("# Solution to exercise 1\nx = 2", ["hide-cell", "nbval-skip"])
+    assert new[4].source == "y = 3  # no marker" and "tags" not in new[4].metadata
+    # nbval itself reads these tags as the comment markers they replace.
+    from nbval.plugin import find_metadata_tags
+
+    assert dict(find_metadata_tags(new[2].metadata)) == {"check": True}
+    assert dict(find_metadata_tags(new[3].metadata)) == {"skip": True}
+
+
 def test_chapter_cells_tool_reorders_the_old_layout(tmp_path):
     import nbformat
 
@@ -171,7 +206,7 @@ def test_committed_outputs_are_clean(path):
             assert not machine_path.search(json.dumps(output)), f"cell {index} output shows a machine path"
             if output.get("name") == "stderr":
                 assert "Traceback" not in "".join(output["text"]), f"cell {index} printed a traceback"
-        if source(cell).startswith("# NBVAL_CHECK_OUTPUT"):
+        if "nbval-check-output" in cell["metadata"].get("tags", []):
             assert cell.get("outputs"), f"cell {index} is checked by nbval but has no committed output"
     assert executed == sum(c["cell_type"] == "code" for c in cells(path)), "every code cell was executed"
     assert path.stat().st_size < 8_000_000

@@ -12,6 +12,10 @@ into this order, and tests/test_notebooks.py checks every chapter against it:
 4. last, the provenance note: a collapsible `<details>` block (mode, device, library versions,
    date, run time of the committed outputs). A `**Provenance.**` paragraph found anywhere in
    the notebook is wrapped and moved there.
+
+It also moves nbval's comment markers into cell tags, where readers do not see them: a code
+line `# NBVAL_CHECK_OUTPUT` is removed and the cell is tagged `nbval-check-output` (likewise
+`NBVAL_IGNORE_OUTPUT`, `NBVAL_SKIP` and `NBVAL_RAISES_EXCEPTION`). nbval reads the tags.
 """
 
 from __future__ import annotations
@@ -62,6 +66,30 @@ ffbook.setup_notebook()'''
 SETUP_TAGS = ["hide-input"]
 PROVENANCE_SUMMARY = "<summary>Provenance</summary>"
 SETUP_MARKER = "# Setup: install ffbook"
+
+
+# nbval's comment markers and the cell tags that mean the same to it (nbval.plugin.metadata_tags).
+NBVAL_MARKERS = ("NBVAL_CHECK_OUTPUT", "NBVAL_IGNORE_OUTPUT", "NBVAL_SKIP", "NBVAL_RAISES_EXCEPTION")
+
+
+def nbval_tag(marker: str) -> str:
+    return marker.lower().replace("_", "-")
+
+
+def markers_to_tags(cell) -> None:
+    """Replace `# NBVAL_...` comment lines of a code cell by the equivalent cell tags."""
+    if cell.cell_type != "code":
+        return
+    lines = cell.source.split("\n")
+    markers = [line.strip().lstrip("#").strip() for line in lines if line.strip().startswith("#")]
+    found = [m for m in markers if m in NBVAL_MARKERS]
+    if not found:
+        return
+    cell.source = "\n".join(
+        line for line in lines if not (line.strip().startswith("#") and line.strip().lstrip("#").strip() in found)
+    )
+    tags = list(cell.metadata.get("tags", []))
+    cell.metadata["tags"] = tags + [nbval_tag(m) for m in found if nbval_tag(m) not in tags]
 
 
 def provenance_note(text: str) -> str:
@@ -120,6 +148,8 @@ def apply(path: pathlib.Path) -> None:
     frame = [head, setup, *([rest_cell] if rest_cell is not None else [])]
     if notes:
         notes[0].source = provenance_note("\n\n".join(c.source for c in notes))
+    for cell in body:
+        markers_to_tags(cell)
     nb.cells = [*frame, *body, *notes[:1]]
     nbformat.write(nb, path)
 
