@@ -35,17 +35,12 @@ def _load() -> list[float]:
         return []
 
 
-def run_seed(preset, config, device, data, progress: bool) -> dict:
-    """One seed through ``ffbook.ff.train`` (the one training entry point); the final test errors."""
+def run_seed(preset, config, device, data, progress: bool, eval_every: int, **how) -> dict:
+    """One seed through ``ffbook.ff.train`` (the one training entry point): final test errors and history."""
     _, history, results = train(
-        preset, config=config, device=device, data=data, progress=progress, eval_every=config.epochs
+        preset, config=config, device=device, data=data, progress=progress, eval_every=eval_every, **how
     )
-    return {
-        "seed": config.seed,
-        **results,
-        "epoch_seconds": history.epoch_seconds,
-        "final_layer_loss": history.layer_loss[-1],
-    }
+    return {"seed": config.seed, **results, "history": history.to_dict()}
 
 
 def main() -> None:
@@ -59,7 +54,8 @@ def main() -> None:
     parser.add_argument("--step", default=None, help="auto, eager, compile or graph")
     parser.add_argument("--no-tf32", action="store_true", help="full fp32 matmuls on CUDA")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--out", default=None, help="write the JSON record here")
+    parser.add_argument("--eval-every", type=int, default=None, help="errors every K epochs (default: last only)")
+    parser.add_argument("--out", default=None, help="write the JSON record here (rewritten after every seed)")
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args()
 
@@ -67,8 +63,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device or ffbook.default_device())
     preset = get_preset(args.preset)
-    changes = {"tf32": not args.no_tf32}
-    for name in ("epochs", "negatives", "step"):
+    how = {"tf32": not args.no_tf32}
+    if args.step:
+        how["step"] = args.step
+    changes = {}
+    for name in ("epochs", "negatives"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     config = preset.train.replace(**changes)
@@ -77,9 +76,15 @@ def main() -> None:
     load_before = _load()
     runs = []
     for seed in args.seeds:
-        run = run_seed(preset, config.replace(seed=seed), device, data, args.progress)
+        run = run_seed(
+            preset, config.replace(seed=seed), device, data, args.progress, args.eval_every or config.epochs, **how
+        )
         runs.append(run)
-        print(json.dumps({k: v for k, v in run.items() if k != "epoch_seconds"}), flush=True)
+        print(json.dumps({k: v for k, v in run.items() if k != "history"}), flush=True)
+        _summarise(args, preset, config, device, data, runs, load_before)
+
+
+def _summarise(args, preset, config, device, data, runs, load_before) -> None:
     errors = [100 * r["test_error"] for r in runs]
     times = [r["train_seconds"] for r in runs]
     summary = {
@@ -95,7 +100,7 @@ def main() -> None:
         "python": platform.python_version(),
         "ffbook": ffbook.__version__,
         "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "train_size": len(data[0][0]),
+        "train_size": runs[0]["train_size"],
         "runs": runs,
         "test_error_percent_mean": statistics.mean(errors),
         "test_error_percent_spread": [min(errors), max(errors)],

@@ -1,11 +1,12 @@
 """Command line: ``python -m ffbook train --preset quick [--epochs N] [--device cpu|cuda] [--out DIR]``.
 
-Trains a Forward-Forward preset on MNIST and keeps a record in ``--out``: ``results.json``
-(preset, training config, environment, history so far, final results, and a ``status`` of
-``running``, ``interrupted`` or ``complete``), rewritten atomically after every epoch;
-``checkpoint.pt`` (weights, optimizer state, history) every ``--checkpoint-every`` epochs and at
-the end; three figures once the run completes. ``python -m ffbook train --resume DIR``
-continues an interrupted run from its last checkpoint to the numbers an uninterrupted run gives.
+Trains a Forward-Forward preset on MNIST and keeps a record in ``--out`` (``ffbook.ff.records``'s
+schema): ``results.json`` (preset, network spec, training config, environment, history so far,
+final results, and a ``status``: ``running``, ``interrupted``, ``failed`` or ``complete``),
+rewritten atomically after every epoch; ``checkpoint.pt`` (weights, optimizer state, history)
+every ``--checkpoint-every`` epochs and at the end; three figures once the run completes.
+``python -m ffbook train --resume DIR`` rebuilds the network and training from the record itself
+and continues from its last checkpoint to the numbers an uninterrupted run gives.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ffbook.ff import FFConfig, Preset
+    from ffbook.ff import FFConfig, GreedyConfig
 
 RECORD = "results.json"
 CHECKPOINT = "checkpoint.pt"
@@ -38,7 +39,7 @@ def _save_json(path: pathlib.Path, record: dict) -> None:
     _write_atomically(path, lambda target: target.write_text(json.dumps(record, indent=2)))
 
 
-def _save_figures(out: pathlib.Path, history, net, x_test, y_test, preset: Preset, seed: int) -> list[str]:
+def _save_figures(out: pathlib.Path, history, net, x_test, y_test, name: str, seed: int) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,9 +53,11 @@ def _save_figures(out: pathlib.Path, history, net, x_test, y_test, preset: Prese
     wrong = random_wrong_labels(y.cpu(), net.num_classes, torch.Generator().manual_seed(seed)).to(y.device)
     pos, neg = net.layer_goodness(x, y).cpu().numpy(), net.layer_goodness(x, wrong).cpu().numpy()
     drawn = {
-        "loss_per_layer.png": plots.plot_ff_layer_losses(history.to_dict(), title=f"FF loss per layer ({preset.name})"),
-        "test_error.png": plots.plot_ff_test_error(history.to_dict(), title=f"Test error per epoch ({preset.name})"),
-        "goodness.png": plots.plot_goodness_distributions(pos, neg, threshold=preset.net.threshold),
+        "loss_per_layer.png": plots.plot_ff_layer_losses(history.to_dict(), title=f"FF loss per layer ({name})"),
+        "test_error.png": plots.plot_ff_test_error(
+            history.to_dict(), title=f"Error per epoch ({name}, {history.eval_set} set)"
+        ),
+        "goodness.png": plots.plot_goodness_distributions(pos, neg, threshold=net.layers[0].threshold),
     }
     for name, figure in drawn.items():
         figure = figure if isinstance(figure, matplotlib.figure.Figure) else figure.figure
@@ -63,33 +66,36 @@ def _save_figures(out: pathlib.Path, history, net, x_test, y_test, preset: Prese
     return list(drawn)
 
 
-# Command-line options that override a field of the preset's FFConfig, by field name.
+# Command-line options that override a field of the preset's training config, by field name.
 _OVERRIDES = {
     "epochs": "--epochs",
     "seed": "--seed",
     "batch_size": "--batch-size",
-    "step": "--step",
     "negatives": "--negatives",
 }
 
 
-def config_from_args(args: argparse.Namespace) -> FFConfig:
+def config_from_args(args: argparse.Namespace) -> FFConfig | GreedyConfig:
     """The preset's training config with the options given on the command line applied.
 
     Raises ``ValueError`` with a message in argparse's style ("argument --batch-size: ...") when the
     options do not fit the preset; ``main`` turns it into a usage error (exit status 2).
     """
+    import dataclasses
+
     from ffbook.ff import PRESETS, get_preset
 
     preset = get_preset(args.preset)
     config = preset.train
     changes = {field: getattr(args, field) for field in _OVERRIDES if getattr(args, field) is not None}
-    if config.schedule == "greedy" and changes.get("batch_size") is not None:
-        mini_batch = sorted(name for name, other in PRESETS.items() if other.train.batch_size is not None)
-        raise ValueError(
-            f"argument --batch-size: preset {preset.name!r} trains layer by layer on the whole training set as one "
-            f"batch, so it takes no --batch-size; presets with mini-batches: {', '.join(mini_batch)}"
-        )
+    fields = {field.name for field in dataclasses.fields(config)}
+    for field in changes:
+        if field not in fields:
+            takers = sorted(name for name, other in PRESETS.items() if hasattr(other.train, field))
+            raise ValueError(
+                f"argument {_OVERRIDES[field]}: preset {preset.name!r} trains layer by layer on the whole training "
+                f"set, so it takes no {_OVERRIDES[field]}; presets that do: {', '.join(takers)}"
+            )
     try:
         return config.replace(**changes)
     except ValueError as error:
@@ -97,8 +103,20 @@ def config_from_args(args: argparse.Namespace) -> FFConfig:
         raise ValueError(f"the options ({given}) do not fit preset {preset.name!r}: {error}") from error
 
 
-def _prepare_out(out: pathlib.Path, resuming: bool) -> None:
-    """Create ``out`` and prove it writable before any training; clear an older run's files."""
+def _prepare_out(out: pathlib.Path, overwrite: bool) -> None:
+    """Create ``out`` and prove it writable before any training; an older run there needs ``overwrite``."""
+    ours = (RECORD, CHECKPOINT, *FIGURES)
+    if out.is_dir():
+        others = sorted(p.name for p in out.iterdir() if p.name not in ours)
+        if others:
+            raise SystemExit(
+                f"error: --out {out} holds other files ({', '.join(others[:3])}...); choose an empty or new folder"
+            )
+        if any((out / name).exists() for name in ours) and not overwrite:
+            raise SystemExit(
+                f"error: --out {out} holds another run's record; pass --overwrite to replace it, "
+                f"or --resume {out} to continue it"
+            )
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".ffbook-write-test"
@@ -107,82 +125,88 @@ def _prepare_out(out: pathlib.Path, resuming: bool) -> None:
     except OSError as error:
         message = f"error: --out {out} cannot be written ({error.strerror or error}); nothing was trained"
         raise SystemExit(message) from None
-    if not resuming:
-        for name in (RECORD, CHECKPOINT, *FIGURES):
-            (out / name).unlink(missing_ok=True)
+    for name in ours:
+        (out / name).unlink(missing_ok=True)
 
 
-def train_command(args: argparse.Namespace, config: FFConfig | None = None) -> dict:
+def _resume_from(out: pathlib.Path, device):
+    """The record, the rebuilt preset (from the record's own spec and config) and the checkpoint in ``out``."""
+    import torch
+
+    from ffbook.ff import FFNetSpec, Preset
+    from ffbook.ff.config import _Config
+    from ffbook.ff.records import SCHEMA
+
+    record_path, checkpoint_path = out / RECORD, out / CHECKPOINT
+    if not record_path.is_file() or not checkpoint_path.is_file():
+        raise SystemExit(f"error: --resume {out}: no {RECORD} and {CHECKPOINT} there to resume from")
+    old = json.loads(record_path.read_text())
+    if old.get("schema") != SCHEMA:
+        raise SystemExit(
+            f"error: --resume {out}: its record has schema {old.get('schema')!r}, this ffbook writes {SCHEMA}; "
+            "start a new run"
+        )
+    if old.get("status") == "complete":
+        raise SystemExit(f"error: --resume {out}: that run is complete; nothing to resume")
+    try:
+        preset = Preset(old["preset"], FFNetSpec(**old["net"]), _Config.from_dict(old["train"]), "resumed")
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"error: --resume {out}: this ffbook cannot rebuild that run ({error})") from None
+    state = torch.load(checkpoint_path, map_location=device, weights_only=True)
+    return old, preset, state
+
+
+def train_command(args: argparse.Namespace, config: FFConfig | GreedyConfig | None = None) -> dict:
     """Run ``train`` for parsed arguments (or ``--resume``); return the final record."""
     import time
 
-    import torch
-
     import ffbook
     from ffbook.ff import History, get_preset, mnist_tensors, train
-    from ffbook.ff.records import environment
-    from ffbook.ff.training import FFConfig
+    from ffbook.ff.core import check_device
+    from ffbook.ff.records import new_record
 
+    try:
+        device = check_device(args.device or ffbook.default_device())
+    except ValueError as error:
+        raise SystemExit(f"error: --device: {error}") from None
     out = pathlib.Path(args.resume or args.out)
-    resume_state = None
+    fit_state = {}
     if args.resume:
-        record_path, checkpoint_path = out / RECORD, out / CHECKPOINT
-        if not record_path.is_file() or not checkpoint_path.is_file():
-            raise SystemExit(f"error: --resume {out}: no {RECORD} and {CHECKPOINT} there to resume from")
-        old = json.loads(record_path.read_text())
-        if old.get("status") == "complete":
-            raise SystemExit(f"error: --resume {out}: that run is complete; nothing to resume")
-        preset = get_preset(old["preset"])
-        config = FFConfig(**old["train"])
-        sizes = old["sizes"]
-        resume_state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        record, preset, state = _resume_from(out, device)
+        config, sizes = preset.train, record["sizes"]
+        record.update(status="running", environment=new_record(preset, config, sizes, device)["environment"])
+        fit_state = {
+            "history": History.from_dict(state["history"]),
+            "optimizer_state": state["optimizer"],
+            "initial_state": state["net"],
+        }
     else:
         preset = get_preset(args.preset)
         config = config or config_from_args(args)
         sizes = {"train_size": args.train_size, "test_size": args.test_size}
-    device = torch.device(args.device or ffbook.default_device())
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: --device cuda was asked for, but PyTorch sees no CUDA device")
-    _prepare_out(out, resuming=bool(args.resume))
-
-    record = {
-        "status": "running",
-        "preset": preset.name,
-        "net": preset.net.to_dict(),
-        "train": config.to_dict(),
-        "sizes": sizes,
-        "environment": environment(device),
-        "history": None,
-        "results": None,
-    }
+        _prepare_out(out, args.overwrite)
+        record = new_record(preset, config, sizes, device)
     data = mnist_tensors(sizes["train_size"], sizes["test_size"], device)
     every = args.checkpoint_every
 
-    def after_epoch(epoch, net, history, optimizers):
+    def after_epoch(epoch, net, history, optimizer):
         record["history"] = history.to_dict()
         _save_json(out / RECORD, record)
         if (epoch + 1) % every == 0 or epoch + 1 == config.epochs:
-            state = {
-                "net": net.state_dict(),
-                "optimizers": [optimizer.state_dict() for optimizer in optimizers],
-                "history": history.to_dict(),
-            }
-            _write_atomically(out / CHECKPOINT, lambda target: torch.save(state, target))
+            state = {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "history": history.to_dict()}
+            _write_atomically(out / CHECKPOINT, lambda target: torch_save(state, target))
 
-    fit_state = {}
-    if resume_state is not None:
-        fit_state = {
-            "history": History.from_dict(resume_state["history"]),
-            "optimizer_state": resume_state["optimizers"],
-            "initial_state": resume_state["net"],
-        }
+    from torch import save as torch_save
+
     done = len(fit_state["history"].epoch_seconds) if fit_state else 0
     print(
         f"ffbook: training preset {preset.name!r} on {device} ({len(data[0][0])} training images, "
         f"epochs {done + 1}-{config.epochs})"
     )
     eval_every = args.eval_every or max(1, config.epochs // 10)
+    how = {"step": args.step} if args.step else {}
     start = time.perf_counter()
+    _save_json(out / RECORD, record)
     try:
         net, history, results = train(
             preset,
@@ -192,6 +216,7 @@ def train_command(args: argparse.Namespace, config: FFConfig | None = None) -> d
             eval_every=eval_every,
             progress=not args.quiet,
             callback=after_epoch,
+            **how,
             **fit_state,
         )
     except KeyboardInterrupt:
@@ -201,10 +226,15 @@ def train_command(args: argparse.Namespace, config: FFConfig | None = None) -> d
         print(f"\nffbook: interrupted after {epochs} finished epoch(s)", file=sys.stderr)
         print(f"ffbook: continue with: python -m ffbook train --resume {out}", file=sys.stderr)
         raise SystemExit(130) from None
+    except BaseException as error:
+        record["status"] = "failed"
+        record["error"] = f"{type(error).__name__}: {error}"
+        _save_json(out / RECORD, record)
+        raise
     record["status"] = "complete"
     record["history"] = history.to_dict()
     record["results"] = results
-    record["figures"] = _save_figures(out, history, net, *data[1], preset, config.seed)
+    record["figures"] = _save_figures(out, history, net, *data[1], preset.name, config.seed)
     _save_json(out / RECORD, record)
     seconds = time.perf_counter() - start
     message = f"ffbook: test error {100 * results['test_error']:.2f}% after {seconds:.1f} s"
@@ -233,9 +263,16 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer seed in [0, 2**63 - 1], got {text!r}") from None
 
 
+def _folder(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder name, got an empty string")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ffbook.ff import PRESETS
-    from ffbook.ff.training import NEGATIVES, STEPS
+    from ffbook.ff.config import NEGATIVES
+    from ffbook.ff.train import STEPS
 
     parser = argparse.ArgumentParser(prog="python -m ffbook", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -244,25 +281,30 @@ def build_parser() -> argparse.ArgumentParser:
     # sub-command's own usage message and exit status 2, like errors found while parsing.
     train.set_defaults(usage_error=train.error)
     train.add_argument("--preset", choices=sorted(PRESETS), help="the recipe to run (required unless --resume)")
-    train.add_argument("--resume", metavar="DIR", help="continue the interrupted run recorded in DIR")
+    train.add_argument("--resume", metavar="DIR", type=_folder, help="continue the interrupted run recorded in DIR")
     train.add_argument("--epochs", type=_positive_int, help="override the preset's number of epochs")
     train.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
-    train.add_argument("--out", default="ffbook-run", help="folder for results.json, the checkpoint and figures")
+    train.add_argument(
+        "--out", type=_folder, help="folder for results.json, the checkpoint and figures (default ffbook-run)"
+    )
+    train.add_argument("--overwrite", action="store_true", help="replace another run's record in --out")
     train.add_argument("--seed", type=_seed, help="override the preset's seed")
     train.add_argument(
         "--batch-size", type=_positive_int, help="override the preset's mini-batch size (mini-batch presets only)"
     )
-    train.add_argument("--step", choices=STEPS, help="how a training step runs (default: the preset's, auto)")
+    train.add_argument("--step", choices=STEPS, help="how a training step runs (default auto: a CUDA graph on a GPU)")
     train.add_argument("--negatives", choices=NEGATIVES, help="override how negative labels are drawn")
-    train.add_argument("--train-size", type=_positive_int, help="use only the first N training images")
-    train.add_argument("--test-size", type=_positive_int, help="use only the first N test images")
-    train.add_argument("--eval-every", type=_positive_int, help="measure the test error every K epochs")
+    train.add_argument("--train-size", type=_positive_int, help="use only the first N training images (at most 60000)")
+    train.add_argument("--test-size", type=_positive_int, help="use only the first N test images (at most 10000)")
+    train.add_argument("--eval-every", type=_positive_int, help="measure the errors every K epochs")
     train.add_argument("--checkpoint-every", type=_positive_int, default=5, help="save a checkpoint every K epochs")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
-_RESUME_CONFLICTS = ("preset", "epochs", "seed", "batch_size", "step", "negatives", "train_size", "test_size")
+_RESUME_CONFLICTS = (
+    "preset", "epochs", "seed", "batch_size", "negatives", "train_size", "test_size", "out", "overwrite",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,13 +312,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         config = None
         if args.resume:
-            given = [name for name in _RESUME_CONFLICTS if getattr(args, name) is not None]
+            given = [name for name in _RESUME_CONFLICTS if getattr(args, name) not in (None, False)]
             if given:
                 options = ", ".join("--" + name.replace("_", "-") for name in given)
-                args.usage_error(f"argument --resume: a resumed run keeps its recorded settings; drop {options}")
+                args.usage_error(
+                    f"argument --resume: a resumed run keeps its recorded settings and folder; drop {options}"
+                )
         elif args.preset is None:
             args.usage_error("the following arguments are required: --preset (or --resume DIR)")
         else:
+            args.out = args.out or "ffbook-run"
+            for name, limit in (("train_size", 60_000), ("test_size", 10_000)):
+                if getattr(args, name) is not None and getattr(args, name) > limit:
+                    option = "--" + name.replace("_", "-")
+                    args.usage_error(f"argument {option}: MNIST has {limit} such images, got {getattr(args, name)}")
             try:
                 config = config_from_args(args)
             except ValueError as error:

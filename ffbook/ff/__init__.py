@@ -4,6 +4,7 @@
 """
 
 from .baseline import backprop_mlp, train_backprop
+from .config import FFConfig, GreedyConfig
 from .core import (
     as_features,
     as_labels,
@@ -16,7 +17,18 @@ from .core import (
 )
 from .model import FFLayer, FFNet, FFNetSpec, LayerTerms
 from .presets import PRESETS, Preset, get_preset
-from .training import FFConfig, History, build_net, epoch_generator, evaluate, fit, learning_rate, mnist_tensors, train
+from .train import (
+    History,
+    SmoothedSGD,
+    build_net,
+    epoch_generator,
+    evaluate,
+    fit,
+    lr_factor,
+    mnist_tensors,
+    train,
+    train_step,
+)
 
 __all__ = [
     "as_features",
@@ -33,7 +45,10 @@ __all__ = [
     "LayerTerms",
     "Preset",
     "epoch_generator",
-    "learning_rate",
+    "lr_factor",
+    "GreedyConfig",
+    "SmoothedSGD",
+    "train_step",
     "PRESETS",
     "get_preset",
     "FFConfig",

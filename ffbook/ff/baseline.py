@@ -16,7 +16,7 @@ from torch import nn
 from ffbook._validate import check_int, check_real
 
 from .core import as_features, as_labels, check_seed
-from .training import History
+from .train import History
 
 __all__ = ["backprop_mlp", "train_backprop"]
 

@@ -241,3 +241,48 @@ def normalize(x: torch.Tensor, kind: str = "l2", eps: float = 1e-4) -> torch.Ten
     if kind == "rms":
         length = length / x.shape[1] ** 0.5
     return x / (length + eps)
+
+
+# ---------------------------------------------------------------- used inside training steps (no checks, no syncs)
+
+
+def _ff_loss_formula(g_pos: torch.Tensor, g_neg: torch.Tensor, threshold: float, sharpness: float) -> torch.Tensor:
+    """``ff_loss`` without its checks: the formula itself, for the training step (no host sync)."""
+    return F.softplus(sharpness * torch.cat([threshold - g_pos, g_neg - threshold])).mean()
+
+
+def choose_wrong_labels(logits: torch.Tensor, labels: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    """Hinton's hard negatives: a wrong label per sample drawn from the softmax of ``logits`` with
+    the true label masked out, by inverting the cumulative distribution at ``uniforms`` (one
+    number in [0, 1) per sample, drawn beforehand so that the step holds no random generator).
+
+    As in Hinton's ``choosefrom``, the label is the first whose running sum of probabilities
+    exceeds the uniform number. When rounding leaves the total below the number (about one draw
+    in ten million in float32), his code chooses no label at all; so does this function, which
+    returns ``num_classes`` for such a sample (``overlay_one_hot`` then writes an empty label).
+    """
+    masked = logits.masked_fill(F.one_hot(labels, logits.shape[1]).bool(), float("-inf"))
+    cumulative = torch.softmax(masked, dim=1).cumsum(dim=1)
+    below = uniforms[:, None] >= cumulative  # True until the running sum exceeds the number
+    return below.sum(dim=1)
+
+
+def overlay_one_hot(x: torch.Tensor, labels: torch.Tensor, num_classes: int, on_value) -> torch.Tensor:
+    """``overlay_labels`` without its checks, for the training step; a label ``num_classes`` writes none."""
+    on = _on_values(x, on_value)
+    one_hot = F.one_hot(labels, num_classes + 1)[:, :num_classes].to(x.dtype)
+    return torch.cat([one_hot * on[:, None], x[:, num_classes:]], dim=1)
+
+
+def check_device(device) -> torch.device:
+    """``device`` (a string or ``torch.device``) as a ``torch.device`` that this machine has."""
+    if isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except RuntimeError as error:
+            raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda', got {device!r}") from error
+    if not isinstance(device, torch.device):
+        raise TypeError(f"device must be a string or torch.device, got {type(device).__name__}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} was asked for, but PyTorch sees no CUDA device here")
+    return device

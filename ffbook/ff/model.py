@@ -1,8 +1,9 @@
-"""The Forward-Forward network: layers that learn locally, and prediction by goodness.
+"""The Forward-Forward network: layers that learn locally, and every rule that predicts with them.
 
-``FFLayer`` is normalise -> linear -> ReLU with its own loss. ``FFNet`` stacks them; every layer
-receives a *detached* copy of the previous layer's output, so no gradient ever crosses a layer.
-Prediction tries every label at once: the goodness of (image, label c) for all c in one batch.
+``FFLayer`` is normalise -> linear -> ReLU. ``FFNet`` stacks them; every layer receives a
+*detached* copy of the previous layer's output, so no gradient ever crosses a layer. The FF loss
+of a batch is computed in one place, ``FFNet.ff_terms``; the prediction rules in one place,
+``FFNet.scores``.
 """
 
 from __future__ import annotations
@@ -15,28 +16,34 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ffbook._validate import check_bool, check_int, check_real
+from ffbook._validate import check_choice, check_int, check_int_sequence, check_real
 
 from .core import (
-    GOODNESS_KINDS,
     NORM_KINDS,
+    _ff_loss_formula,
     _on_values,
     as_features,
     as_labels,
+    check_device,
     check_on_value_input,
     check_seed,
-    ff_loss,
-    goodness,
     normalize,
     overlay_labels,
 )
 
-__all__ = ["FFLayer", "FFNet", "FFNetSpec", "LayerTerms"]
+__all__ = ["FFLayer", "FFNet", "FFNetSpec", "LayerTerms", "READOUTS", "INITS"]
+
+READOUTS = (None, "zero", "torch")
+INITS = ("torch", "normal")
 
 
 def _at_least_float32(t: torch.Tensor) -> torch.Tensor:
     """Goodness and losses are summed in float32 (or float64 when the net is float64)."""
     return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
+def _check_batch_size(batch_size) -> int:
+    return check_int("batch_size", batch_size, min=1)
 
 
 class LayerTerms(NamedTuple):
@@ -47,123 +54,102 @@ class LayerTerms(NamedTuple):
     neg_goodness: torch.Tensor
 
 
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-
-
-
-
 class FFLayer(nn.Module):
-    """One Forward-Forward layer: $h = \\mathrm{ReLU}(W\\,\\mathrm{norm}(x) + b)$ and its own loss.
+    """One Forward-Forward layer: $h = \\mathrm{ReLU}(W\\,\\mathrm{norm}(x) + b)$.
 
-    ``loss(x_pos, x_neg)`` is ``ff_loss`` of the goodness of positive and negative activities
-    against ``threshold``, with the logistic's slope ``sharpness`` (1 in the paper). The trainer
-    gives every layer its own optimizer state.
+    Its goodness is the mean of squares $G = \\frac1H \\sum_j h_j^2$ and its FF loss the logistic
+    loss of $p(\\text{positive}) = \\sigma(k\\,(G - \\theta))$ (``ff_loss``), $\\theta$ = ``threshold``,
+    $k$ = ``sharpness``. Hinton's $\\sigma(\\sum_j h_j^2 - H)$ is $\\theta = 1$, $k = H$.
+    ``mean_activity`` is each unit's running mean activity on positive data (for peer
+    normalisation; it starts at 0.5, as in Hinton's code, and only the trainer changes it).
     """
 
     def __init__(
         self,
         in_features: int,
         out_features: int,
-        threshold: float = 1.5,
-        goodness: str = "mean",
-        norm: str = "l2",
-        bias: bool = True,
-        eps: float = 1e-4,
+        threshold: float = 2.0,
         sharpness: float = 1.0,
+        norm: str = "rms",
+        eps: float = 1e-4,
     ) -> None:
         super().__init__()
         in_features = check_int("in_features", in_features, min=1)
         out_features = check_int("out_features", out_features, min=1)
-        check_bool("bias", bias)
-        _check_choice("goodness", goodness, GOODNESS_KINDS)
-        _check_choice("norm", norm, NORM_KINDS)
-        self.linear = nn.Linear(int(in_features), int(out_features), bias=bias)
+        self.linear = nn.Linear(in_features, out_features)
         self.threshold = check_real("threshold", threshold, positive=True)
         self.sharpness = check_real("sharpness", sharpness, positive=True)
-        self.goodness_kind = goodness
-        self.norm_kind = norm
+        self.norm_kind = check_choice("norm", norm, NORM_KINDS)
         self.eps = check_real("eps", eps, positive=True)
+        self.register_buffer("mean_activity", torch.full((out_features,), 0.5))
+
+    def preactivation(self, x: torch.Tensor) -> torch.Tensor:
+        """$W\\,\\mathrm{norm}(x) + b$, before the ReLU."""
+        return self.linear(normalize(x, self.norm_kind, self.eps))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.linear(normalize(x, self.norm_kind, self.eps)))
+        return F.relu(self.preactivation(x))
 
     def goodness(self, h: torch.Tensor) -> torch.Tensor:
-        """Goodness of this layer's activities ``h`` (its own kind: mean or sum of squares)."""
-        return goodness(h, self.goodness_kind)
-
-    def ff_terms(self, x: torch.Tensor, num_positive: int) -> tuple[torch.Tensor, LayerTerms]:
-        """Activities and FF loss for a batch whose first ``num_positive`` rows are positive data.
-
-        The one place where a layer's loss is computed (``FFNet.ff_terms``, the greedy schedule
-        and ``loss`` all call it). Positives and negatives share one matrix product. Goodness and
-        loss are computed in float32 whatever the activities' dtype.
-        """
-        h = self(x)
-        g = _at_least_float32(self.goodness(h))
-        g_pos, g_neg = g[:num_positive], g[num_positive:]
-        loss = ff_loss(g_pos, g_neg, self.threshold, self.sharpness)
-        return h, LayerTerms(loss, g_pos.detach().mean(), g_neg.detach().mean())
+        """Mean of squares of the activities ``h``, per sample, in at least float32."""
+        return _at_least_float32(h).square().mean(dim=1)
 
     def loss(self, x_pos: torch.Tensor, x_neg: torch.Tensor) -> torch.Tensor:
-        """$\\mathrm{softplus}$ loss pushing positive goodness above and negative below the threshold."""
-        return self.ff_terms(torch.cat([x_pos, x_neg]), x_pos.shape[0])[1].loss
+        """This layer's FF loss on a batch of positive and negative inputs (see ``FFNet.ff_terms``)."""
+        g = self.goodness(self(torch.cat([x_pos, x_neg])))
+        return _ff_loss_formula(g[: x_pos.shape[0]], g[x_pos.shape[0] :], self.threshold, self.sharpness)
 
     def extra_repr(self) -> str:
-        return (
-            f"threshold={self.threshold}, sharpness={self.sharpness}, goodness={self.goodness_kind!r}, "
-            f"norm={self.norm_kind!r}"
-        )
+        return f"threshold={self.threshold}, sharpness={self.sharpness}, norm={self.norm_kind!r}, eps={self.eps}"
 
 
 class FFNet(nn.Module):
     """A stack of ``FFLayer`` s over inputs whose first ``num_classes`` features carry a label.
 
-    ``dims = [784, 500, 500]`` gives two layers. ``goodness_per_label(x)`` scores every label for
-    every image: $S_{n,c} = \\sum_{l \\ge l_0} G_l(\\text{image}_n \\text{ with label } c)$, where
-    $l_0$ = ``first_scored_layer`` (the paper skips the first layer of its 4-layer net).
-    ``predict`` takes the argmax. With ``readout=True`` a linear softmax classifier reads the
-    normalised activities of the scored layers for an image with a neutral label (every label
-    slot at ``1/num_classes`` of the on value), as in loeweX's and Hinton's Matlab code; its
-    predictions are reported separately by ``predict_readout``. ``threshold``, ``goodness``,
-    ``norm`` and ``sharpness`` are passed to every layer.
+    ``dims = [784, 500, 500]`` gives two layers. The label is written one-hot with the value
+    ``on_value`` (a number, or ``"max"``: each image's largest pixel). ``scores(x)`` gives every
+    prediction rule's score of every label; ``first_scored_layer`` says where the net's own
+    goodness rule starts (the paper skips the first layer). ``readout`` adds a linear softmax
+    that reads the normalised activities of the scored layers for the image with a *neutral*
+    label (every label slot at ``on_value / num_classes``): ``"zero"`` (zero weights, no bias:
+    Hinton's code) or ``"torch"`` (PyTorch's default initialisation, with a bias); ``None``: none.
     """
 
     def __init__(
         self,
         dims: Sequence[int],
-        threshold: float = 1.5,
-        goodness: str = "mean",
-        norm: str = "l2",
+        threshold: float = 2.0,
+        sharpness: float = 1.0,
+        norm: str = "rms",
+        eps: float = 1e-4,
         num_classes: int = 10,
         on_value: str | float = "max",
         first_scored_layer: int = 0,
-        readout: bool = False,
-        bias: bool = True,
-        sharpness: float = 1.0,
+        readout: str | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(dims, str) or not isinstance(dims, Sequence) or len(dims) < 2:
-            raise ValueError(f"dims must list at least two positive ints (input, hidden...), got {dims!r}")
-        dims = [check_int(f"dims[{i}]", d, min=1) for i, d in enumerate(dims)]
+        dims = check_int_sequence("dims", dims, min=1)
+        if len(dims) < 2:
+            raise ValueError(f"dims must list at least two positive ints (input, hidden...), got {list(dims)}")
         num_classes = check_int("num_classes", num_classes, min=2)
         if num_classes > dims[0]:
             raise ValueError(f"num_classes ({num_classes}) cannot exceed the number of input features ({dims[0]})")
-        first_scored_layer = check_int("first_scored_layer", first_scored_layer, min=0, max=len(dims) - 2)
-        check_bool("readout", readout)
+        self.first_scored_layer = check_int("first_scored_layer", first_scored_layer, min=0, max=len(dims) - 2)
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
         _on_values(torch.zeros(1, 1), on_value)  # validates on_value early
-        self.dims = dims
-        self.num_classes = int(num_classes)
-        self.on_value = on_value
-        self.first_scored_layer = int(first_scored_layer)
+        self.dims, self.num_classes, self.on_value, self.readout_kind = list(dims), num_classes, on_value, readout
+        self.init = "torch"  # FFNetSpec.build records "normal" when it redraws the weights
         self.layers = nn.ModuleList(
-            FFLayer(d_in, d_out, threshold, goodness, norm, bias, sharpness=sharpness)
+            FFLayer(d_in, d_out, threshold, sharpness, norm, eps)
             for d_in, d_out in zip(dims[:-1], dims[1:], strict=True)
         )
-        scored_width = sum(dims[1 + self.first_scored_layer :])
-        self.readout = nn.Linear(scored_width, self.num_classes) if readout else None
-        self._bias = bool(bias)
+        self.readout = None
+        if readout is not None:
+            width = sum(dims[1 + self.first_scored_layer :])
+            self.readout = nn.Linear(width, num_classes, bias=readout == "torch")
+            if readout == "zero":
+                nn.init.zeros_(self.readout.weight)
 
     @property
     def spec(self) -> FFNetSpec:
@@ -172,14 +158,14 @@ class FFNet(nn.Module):
         return FFNetSpec(
             dims=tuple(self.dims),
             threshold=first.threshold,
-            goodness=first.goodness_kind,
+            sharpness=first.sharpness,
             norm=first.norm_kind,
+            eps=first.eps,
             num_classes=self.num_classes,
             on_value=self.on_value,
             first_scored_layer=self.first_scored_layer,
-            readout=self.readout is not None,
-            bias=self._bias,
-            sharpness=first.sharpness,
+            readout=self.readout_kind,
+            init=self.init,
         )
 
     @property
@@ -194,47 +180,72 @@ class FFNet(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Activities of every layer for already-overlaid inputs; each layer sees a detached input."""
+        """Activities of every layer for already-overlaid inputs (a tensor); each layer sees a detached input."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor of overlaid inputs (see overlay_labels), got {type(x).__name__}")
         activities = []
         for layer in self.layers:
             x = layer(x.detach())
             activities.append(x)
         return activities
 
-    def ff_terms(self, x_pos: torch.Tensor, x_neg: torch.Tensor) -> LayerTerms:
-        """Every layer's FF loss and mean goodness for one batch, each a tensor of shape (num_layers,).
+    # ------------------------------------------------------------------ training
+    def ff_terms(self, x_pos: torch.Tensor, x_neg: torch.Tensor, peer: float = 0.0) -> tuple[torch.Tensor, LayerTerms]:
+        """Every layer's FF loss and mean goodness for one batch, each of shape (num_layers,).
 
-        Layer k sees a *detached* copy of layer k-1's output, so layer k's loss depends on layer k's
-        parameters only: the sum of the losses has, for each layer, the gradient of its own loss.
-        This is what training minimises (``fit`` calls it through ``training_loss``).
+        The one place where FF losses are computed. Layer k sees a *detached* copy of layer k-1's
+        output, so layer k's loss depends on layer k's parameters only: the sum of the losses has,
+        for each layer, the gradient of its own loss. Positives and negatives share one matrix
+        product per layer. With ``peer > 0`` (peer normalisation, Hinton's ``lambdamean``) each
+        layer's running mean activity $m$ on the positives is updated ($m \\leftarrow 0.9m +
+        0.1\\bar h$) and the first returned tensor adds
+        $-\\lambda \\operatorname{mean}_n \\sum_j (\\bar m - m_j) z_{nj}$ over the positives'
+        pre-activations $z$: a pull of every unit's mean activity towards its layer's average that
+        reaches units whose ReLU is off too. Returns ``(loss to minimise, terms)``.
         """
         num_positive = x_pos.shape[0]
         h = torch.cat([x_pos, x_neg])
-        terms = []
+        total, terms = 0.0, []
         for layer in self.layers:
-            h, layer_terms = layer.ff_terms(h.detach(), num_positive)
-            terms.append(layer_terms)
-        return LayerTerms(*(torch.stack(column) for column in zip(*terms, strict=True)))
+            z = layer.preactivation(h.detach())
+            h = F.relu(z)
+            g = layer.goodness(h)
+            loss = _ff_loss_formula(g[:num_positive], g[num_positive:], layer.threshold, layer.sharpness)
+            terms.append((loss, g[:num_positive].detach().mean(), g[num_positive:].detach().mean()))
+            total = total + loss
+            if peer:
+                with torch.no_grad():
+                    layer.mean_activity.mul_(0.9).add_(h[:num_positive].mean(dim=0), alpha=0.1)
+                    pull = layer.mean_activity.mean() - layer.mean_activity
+                total = total - peer * (z[:num_positive] * pull).sum(dim=1).mean()
+        stacked = LayerTerms(*(torch.stack(column) for column in zip(*terms, strict=True)))
+        return total, stacked
 
     def layer_losses(self, x_pos: torch.Tensor, x_neg: torch.Tensor) -> torch.Tensor:
         """Each layer's own FF loss, shape (num_layers,)."""
-        return self.ff_terms(x_pos, x_neg).loss
+        return self.ff_terms(x_pos, x_neg)[1].loss
 
-    def readout_loss(self, x_pos: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the linear read-out on the neutral-label features (which carry no gradient)."""
-        return F.cross_entropy(_at_least_float32(self.readout(self.readout_features(x_pos))), labels)
+    def neutral_overlay(self, x: torch.Tensor) -> torch.Tensor:
+        """The image with every label slot at ``on / num_classes``: "no label" for the read-out."""
+        on = _on_values(x, self.on_value)
+        out = x.clone()
+        out[:, : self.num_classes] = (on / self.num_classes)[:, None]
+        return out
 
-    def training_loss(self, x_pos: torch.Tensor, x_neg: torch.Tensor, labels: torch.Tensor):
-        """The loss one training step minimises, and its per-layer statistics (3, num_layers), detached.
+    def readout_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised activities of the scored layers for a neutral label, concatenated (no gradient)."""
+        with torch.no_grad():
+            activities = self(self.neutral_overlay(x))[self.first_scored_layer :]
+            first = self.layers[0]
+            return torch.cat([normalize(h, first.norm_kind, first.eps) for h in activities], dim=1)
 
-        The sum of every layer's FF loss, plus the read-out's cross-entropy when the net has one.
-        """
-        terms = self.ff_terms(x_pos, x_neg)
-        total = terms.loss.sum()
-        if self.readout is not None:
-            total = total + self.readout_loss(x_pos, labels)
-        return total, torch.stack([terms.loss.detach(), terms.pos_goodness, terms.neg_goodness])
+    def readout_logits_of(self, x: torch.Tensor) -> torch.Tensor:
+        """The read-out's logits for already-checked images (the gradient reaches the read-out only)."""
+        if self.readout is None:
+            raise ValueError("this FFNet has no read-out (readout=None)")
+        return _at_least_float32(self.readout(self.readout_features(x)))
 
+    # ------------------------------------------------------------------ prediction
     def _first_layer_all_labels(self, x: torch.Tensor) -> torch.Tensor:
         """First-layer activities for every (image, label) pair, shape (N, C, H1), in one matmul.
 
@@ -254,21 +265,7 @@ class FFNet(nn.Module):
         weight = layer.linear.weight
         image_part = (base @ weight.T) * scale[:, None]
         label_part = (on * scale)[:, None, None] * weight[:, :num_classes].T[None]
-        pre = image_part[:, None, :] + label_part
-        if layer.linear.bias is not None:
-            pre = pre + layer.linear.bias
-        return F.relu(pre)
-
-    @torch.no_grad()
-    def goodness_per_layer_and_label(self, x, batch_size: int = 1024) -> torch.Tensor:
-        """Goodness (N, num_classes, num_layers) of every layer for every image with every label."""
-        x = self.check_inputs(x)
-        return torch.cat([self._goodness_block(block) for block in x.split(batch_size)])
-
-    @torch.no_grad()
-    def goodness_per_label(self, x, batch_size: int = 1024) -> torch.Tensor:
-        """Goodness (N, num_classes) of every image with every label, summed over the scored layers."""
-        return self.goodness_per_layer_and_label(x, batch_size)[:, :, self.first_scored_layer :].sum(dim=2)
+        return F.relu(image_part[:, None, :] + label_part + layer.linear.bias)
 
     def _goodness_block(self, x: torch.Tensor) -> torch.Tensor:
         n, num_classes = x.shape[0], self.num_classes
@@ -277,52 +274,67 @@ class FFNet(nn.Module):
         for index, layer in enumerate(self.layers):
             if index > 0:
                 h = layer(h)
-            per_layer.append(_at_least_float32(layer.goodness(h)))
+            per_layer.append(layer.goodness(h))
         return torch.stack(per_layer, dim=1).reshape(n, num_classes, len(self.layers))
 
     @torch.no_grad()
+    def scores(self, x, batch_size: int = 1024) -> dict[str, torch.Tensor]:
+        """Every prediction rule's score of every label, each (N, num_classes) but ``"layers"``.
+
+        * ``"layers"`` (N, C, L): each layer's goodness with label c overlaid;
+        * ``"net"``: goodness summed from ``first_scored_layer`` on (the paper's rule for its presets);
+        * ``"all_layers"``: goodness summed over every layer;
+        * ``"readout"``: the read-out's logits on a neutral label (nets with a read-out).
+
+        The predicted label of a rule is its argmax; ``evaluate`` only compares.
+        """
+        x = self.check_inputs(x)
+        batch_size = _check_batch_size(batch_size)
+        layers = torch.cat([self._goodness_block(block) for block in x.split(batch_size)])
+        result = {
+            "layers": layers,
+            "net": layers[:, :, self.first_scored_layer :].sum(dim=2),
+            "all_layers": layers.sum(dim=2),
+        }
+        if self.readout is not None:
+            result["readout"] = torch.cat([self.readout_logits_of(block) for block in x.split(batch_size)])
+        return result
+
+    @torch.no_grad()
+    def goodness_per_label(self, x, batch_size: int = 1024) -> torch.Tensor:
+        """Goodness (N, num_classes) of every image with every label, summed over the scored layers."""
+        return self.scores(x, batch_size)["net"]
+
+    @torch.no_grad()
     def predict(self, x, batch_size: int = 1024) -> torch.Tensor:
-        """The label whose overlay gives the highest goodness, for every image (N,)."""
+        """The label whose overlay gives the highest goodness (the net's rule), for every image (N,)."""
         return self.goodness_per_label(x, batch_size).argmax(dim=1)
-
-    def neutral_overlay(self, x: torch.Tensor) -> torch.Tensor:
-        """The image with every label slot at ``on / num_classes``: "no label" for the read-out."""
-        on = _on_values(x, self.on_value)
-        out = x.clone()
-        out[:, : self.num_classes] = (on / self.num_classes)[:, None]
-        return out
-
-    def readout_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalised activities of the scored layers for a neutral label, concatenated (detached)."""
-        with torch.no_grad():
-            activities = self(self.neutral_overlay(x))[self.first_scored_layer :]
-            layer = self.layers[0]
-            return torch.cat([normalize(h, layer.norm_kind, layer.eps) for h in activities], dim=1)
 
     @torch.no_grad()
     def readout_logits(self, x, batch_size: int = 4096) -> torch.Tensor:
         """The read-out's logits (N, num_classes) for every image with a neutral label: one forward pass."""
         if self.readout is None:
-            raise ValueError("this FFNet was built with readout=False; there is no read-out to predict with")
+            raise ValueError("this FFNet has no read-out (readout=None); there is nothing to predict with")
         x = self.check_inputs(x)
-        return torch.cat([_at_least_float32(self.readout(self.readout_features(b))) for b in x.split(batch_size)])
+        batch_size = _check_batch_size(batch_size)
+        return torch.cat([self.readout_logits_of(block) for block in x.split(batch_size)])
 
     @torch.no_grad()
     def predict_readout(self, x, batch_size: int = 4096) -> torch.Tensor:
-        """Labels from the linear softmax read-out (needs ``readout=True``)."""
+        """Labels from the linear softmax read-out (nets with a read-out)."""
         return self.readout_logits(x, batch_size).argmax(dim=1)
 
     @torch.no_grad()
     def layer_goodness(self, x, labels, batch_size: int = 4096) -> torch.Tensor:
         """Goodness of every layer (N, num_layers) for images with the given labels overlaid."""
         x = self.check_inputs(x)
+        batch_size = _check_batch_size(batch_size)
         labels = as_labels(labels, self.num_classes, num_samples=x.shape[0], device=x.device)
         blocks = []
         for xb, yb in zip(x.split(batch_size), labels.split(batch_size), strict=True):
             activities = self(overlay_labels(xb, yb, self.num_classes, self.on_value))
-            blocks.append(
-                torch.stack([layer.goodness(h) for layer, h in zip(self.layers, activities, strict=True)], dim=1)
-            )
+            goodness = [layer.goodness(h) for layer, h in zip(self.layers, activities, strict=True)]
+            blocks.append(torch.stack(goodness, dim=1))
         return torch.cat(blocks)
 
 
@@ -330,34 +342,53 @@ class FFNet(nn.Module):
 class FFNetSpec:
     """What defines a Forward-Forward network: the arguments of ``FFNet``, checked when created.
 
-    A preset pairs one with an ``FFConfig`` (what defines the training), so a training recipe
-    cannot contradict the network it trains. ``spec.build(seed)`` makes the network.
+    A preset pairs one with a training config, so a recipe cannot contradict the network it
+    trains. ``spec.build(seed)`` makes the network.
     """
 
     dims: tuple[int, ...] = (784, 500, 500)
-    threshold: float = 1.5
-    goodness: str = "mean"
-    norm: str = "l2"
+    threshold: float = 2.0
+    sharpness: float = 1.0
+    norm: str = "rms"
+    eps: float = 1e-4
     num_classes: int = 10
     on_value: str | float = "max"
     first_scored_layer: int = 0
-    readout: bool = False
-    bias: bool = True
-    sharpness: float = 1.0
+    readout: str | None = None
+    init: str = "torch"
 
     def __post_init__(self) -> None:
-        if isinstance(self.dims, str) or not isinstance(self.dims, Sequence):
-            raise TypeError(f"dims must be a sequence of ints, got {type(self.dims).__name__}")
-        object.__setattr__(self, "dims", tuple(self.dims))
+        object.__setattr__(self, "dims", check_int_sequence("dims", self.dims, min=1))
+        check_choice("init", self.init, INITS)
         with torch.device("meta"):  # checks every argument without allocating any weight
-            FFNet(**self.to_dict())
+            FFNet(**self._net_arguments())
+
+    def _net_arguments(self) -> dict:
+        arguments = self.to_dict()
+        del arguments["init"]
+        return arguments
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def build(self, seed: int = 0, device: str | torch.device = "cpu") -> FFNet:
-        """The network, initialised from ``seed`` on the CPU (so every device starts from the same weights)."""
+        """The network, initialised from ``seed`` on the CPU (so every device starts from the same weights).
+
+        ``init="torch"``: the layers' weights as PyTorch's ``nn.Linear`` draws them (uniform);
+        ``"normal"``: $\\mathcal N(0, 1/\\text{fan-in})$ with zero biases (Hinton's code).
+        """
+        device = check_device(device)
+        seed = check_seed(seed)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(check_seed(seed))
-            net = FFNet(**self.to_dict())
+            torch.manual_seed(seed)
+            net = FFNet(**self._net_arguments())
+            if self.init == "normal":
+                generator = torch.Generator().manual_seed(seed)
+                for layer in net.layers:
+                    fan_in = layer.linear.in_features
+                    with torch.no_grad():
+                        layer.linear.weight.copy_(torch.randn(layer.linear.weight.shape, generator=generator))
+                        layer.linear.weight.mul_(fan_in**-0.5)
+                        layer.linear.bias.zero_()
+                net.init = "normal"
         return net.to(device)

@@ -1,9 +1,11 @@
-"""Recorded runs that a reader's machine cannot repeat quickly: the paper-sized ``hinton-2022`` on a GPU.
+"""Run records: one schema for the command line, the bench scripts and ``make gpu``.
 
-``make gpu`` writes the full record under ``bench/runs/``; a trimmed copy of its ``hinton-2022``
-runs ships with the package (``records/hinton-2022-gpu.json``) so that chapter 9 can show it on
-any machine, Colab included. ``load_record`` checks the format; ``summarise_runs`` turns it into
-one row per run.
+A run record (``new_record``) holds ``schema``, ``status`` (one of ``STATUSES``), ``preset``,
+``net`` (the ``FFNetSpec``), ``train`` (the training config, with its ``kind``), ``sizes``,
+``environment``, ``history`` (``History.to_dict()``: error *fractions*) and ``results``.
+Summaries written for people (``summarise_runs``, bench tables) use percentages under names that
+say so. ``make gpu`` writes full records under ``bench/runs/``; a trimmed copy of its paper-sized
+runs ships with the package (``records/``) so chapter 9 can show them on any machine.
 """
 
 from __future__ import annotations
@@ -11,7 +13,20 @@ from __future__ import annotations
 import json
 import pathlib
 
-__all__ = ["environment", "load_record", "load_keras_record", "summarise_runs", "PAPER_RUN", "KERAS_RUN"]
+__all__ = [
+    "SCHEMA",
+    "STATUSES",
+    "environment",
+    "new_record",
+    "load_record",
+    "load_keras_record",
+    "summarise_runs",
+    "PAPER_RUN",
+    "KERAS_RUN",
+]
+
+SCHEMA = 2
+STATUSES = ("running", "interrupted", "failed", "complete", "skipped")
 
 PAPER_RUN = pathlib.Path(__file__).with_name("records") / "hinton-2022-gpu.json"
 # The Keras FFNetwork on the full keras.io recipe (bench/ff_keras.py --full, run by make gpu).
@@ -64,6 +79,21 @@ def environment(device) -> dict:
         except (OSError, subprocess.SubprocessError):
             info["driver"] = "unknown"
     return info
+
+
+def new_record(preset, config, sizes: dict, device) -> dict:
+    """A run record at its start (status ``running``): what it trains, how, and where."""
+    return {
+        "schema": SCHEMA,
+        "status": "running",
+        "preset": preset.name,
+        "net": preset.net.to_dict(),
+        "train": config.to_dict(),
+        "sizes": dict(sizes),
+        "environment": environment(device),
+        "history": None,
+        "results": None,
+    }
 
 
 def load_record(path: str | pathlib.Path = PAPER_RUN) -> dict:
