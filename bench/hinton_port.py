@@ -103,12 +103,22 @@ def compare(batches: int, seed: int) -> None:
     octave_seconds = time.perf_counter() - start
     net, optimizer, config = port_from_state(state)
     print(f"Octave {ho.octave_version()}: {batches} batches in {octave_seconds:.1f} s; torch {torch.__version__}")
-    print("batch | worst array | max |port - original| | relative to the array's largest entry")
+    print("Each batch from the original's own state before it ('step'), and the port run on alone ('chain'):")
+    print("batch | gain | step: worst array, max abs diff, relative | chain: worst array, max abs diff, relative")
+    before = state
     for b in range(batches):
-        port_step(net, optimizer, config, x[b], labels[b], uniforms[b], gains[b])
-        diffs = ho.compare_states(state_of(net, optimizer), original[b])
-        worst = max(diffs, key=lambda key: diffs[key][1])
-        print(f"{b + 1} (gain {gains[b]}) | {worst} | {max(d for d, _ in diffs.values()):.2e} | {diffs[worst][1]:.2e}")
+        args = (x[b], labels[b], uniforms[b], gains[b])
+        port_step(net, optimizer, config, *args)
+        chained = ho.compare_states(state_of(net, optimizer), original[b])
+        one_net, one_optimizer, _ = port_from_state(before)
+        port_step(one_net, one_optimizer, config, *args)
+        stepped = ho.compare_states(state_of(one_net, one_optimizer), original[b])
+        cells = []
+        for diffs in (stepped, chained):
+            worst = max(diffs, key=lambda key: diffs[key][1])
+            cells.append(f"{worst}, {max(d for d, _ in diffs.values()):.1e}, {diffs[worst][1]:.1e}")
+        print(f"{b + 1} | {gains[b]} | {cells[0]} | {cells[1]}")
+        before = original[b]
 
 
 def main(argv=None) -> int:

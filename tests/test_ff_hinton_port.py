@@ -49,7 +49,8 @@ def test_the_ports_training_step_leaves_the_originals_state_after_every_batch(fx
     np.testing.assert_array_equal(fx["epsgain"], [1, 1, 1, 0.25])
     before = fx["init"]
     for b in range(len(fx["after"])):
-        hinton_port.port_step(net, optimizer, config, fx["x"][b], fx["labels"][b], fx["uniforms"][b], fx["epsgain"][b])
+        batch = (fx["x"][b], fx["labels"][b], fx["uniforms"][b], fx["epsgain"][b])
+        hinton_port.port_step(net, optimizer, config, *batch)
         state = hinton_port.state_of(net, optimizer)
         _close(state, fx["after"][b], before, f"batch {b + 1}")
         before = fx["after"][b]
@@ -86,7 +87,8 @@ def test_smoothed_sgd_is_sgd_with_momentum_after_a_decoupled_weight_decay():
     lr, mu, cost = 0.01, 0.9, 0.001
     a = w0.clone().requires_grad_()
     b = w0.clone().requires_grad_()
-    smoothed, sgd = SmoothedSGD([a], lr=lr, momentum=mu, weight_cost=cost), torch.optim.SGD([b], lr=lr * (1 - mu), momentum=mu)
+    smoothed = SmoothedSGD([a], lr=lr, momentum=mu, weight_cost=cost)
+    sgd = torch.optim.SGD([b], lr=lr * (1 - mu), momentum=mu)
     v, w = np.zeros((5, 4)), w0.numpy().astype(np.float64)  # the original's equations, by hand
     for g in grads:
         a.grad, b.grad = g.clone(), g.clone()
