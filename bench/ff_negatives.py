@@ -40,7 +40,7 @@ def main() -> None:
     runs = {"hard": [], "hard_readout": []}
     for seed in args.seeds:
         for negatives in runs:  # alternate, so both see the same machine load
-            config = preset.train.replace(seed=seed, negatives=negatives)
+            config = preset.train.replace(seed=seed, negatives=negatives, redraw="epoch")
             _, history, results = train(
                 preset, config=config, device="cpu", data=data, progress=False, eval_every=args.epochs
             )

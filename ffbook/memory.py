@@ -158,7 +158,7 @@ def peak_saved_bytes(
         elif method == "ff_layerwise":
             h = x
             for layer in layers:
-                out, terms = layer.ff_terms(h, half)
+                out, terms, _ = layer.ff_terms(h, half)
                 terms.loss.backward()
                 optimizer.step()  # only this layer has a gradient so far
                 h = out.detach()
@@ -166,7 +166,7 @@ def peak_saved_bytes(
         else:  # ff_summed
             h, total = x, 0.0
             for layer in layers:
-                out, terms = layer.ff_terms(h, half)
+                out, terms, _ = layer.ff_terms(h, half)
                 total = total + terms.loss
                 h = out.detach()
             total.backward()

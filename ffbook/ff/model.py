@@ -68,9 +68,9 @@ class FFLayer(nn.Module):
         self,
         in_features: int,
         out_features: int,
-        threshold: float = 2.0,
+        threshold: float = 1.5,
         sharpness: float = 1.0,
-        norm: str = "rms",
+        norm: str = "l2",
         eps: float = 1e-4,
     ) -> None:
         super().__init__()
@@ -94,10 +94,34 @@ class FFLayer(nn.Module):
         """Mean of squares of the activities ``h``, per sample, in at least float32."""
         return _at_least_float32(h).square().mean(dim=1)
 
+    def ff_terms(self, x: torch.Tensor, num_positive: int, peer: float = 0.0):
+        """This layer's FF loss on a batch whose first ``num_positive`` rows are positive data.
+
+        The one place where a layer's loss is computed (``FFNet.ff_terms``, the greedy recipe,
+        ``loss`` and ``ffbook.memory`` call it). Returns ``(h, terms, objective)``: the activities,
+        the ``LayerTerms`` (FF loss, mean positive and negative goodness, detached but the loss), and
+        what training minimises: the FF loss, plus with ``peer > 0`` (peer normalisation, Hinton's
+        ``lambdamean``) the term $-\\lambda \\operatorname{mean}_n \\sum_j (\\bar m - m_j)\\,z_{nj}$ over the
+        positives' pre-activations $z$, after the running mean activity $m \\leftarrow 0.9m + 0.1\\bar h$
+        is updated: its gradient pulls every unit's mean activity towards its layer's average, and it
+        reaches units whose ReLU is off too.
+        """
+        z = self.preactivation(x)
+        h = F.relu(z)
+        g = self.goodness(h)
+        loss = _ff_loss_formula(g[:num_positive], g[num_positive:], self.threshold, self.sharpness)
+        terms = LayerTerms(loss, g[:num_positive].detach().mean(), g[num_positive:].detach().mean())
+        objective = loss
+        if peer:
+            with torch.no_grad():
+                self.mean_activity.mul_(0.9).add_(h[:num_positive].mean(dim=0), alpha=0.1)
+                pull = self.mean_activity.mean() - self.mean_activity
+            objective = objective - peer * (z[:num_positive] * pull).sum(dim=1).mean()
+        return h, terms, objective
+
     def loss(self, x_pos: torch.Tensor, x_neg: torch.Tensor) -> torch.Tensor:
-        """This layer's FF loss on a batch of positive and negative inputs (see ``FFNet.ff_terms``)."""
-        g = self.goodness(self(torch.cat([x_pos, x_neg])))
-        return _ff_loss_formula(g[: x_pos.shape[0]], g[x_pos.shape[0] :], self.threshold, self.sharpness)
+        """This layer's FF loss on a batch of positive and negative inputs."""
+        return self.ff_terms(torch.cat([x_pos, x_neg]), x_pos.shape[0])[1].loss
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold}, sharpness={self.sharpness}, norm={self.norm_kind!r}, eps={self.eps}"
@@ -118,9 +142,9 @@ class FFNet(nn.Module):
     def __init__(
         self,
         dims: Sequence[int],
-        threshold: float = 2.0,
+        threshold: float = 1.5,
         sharpness: float = 1.0,
-        norm: str = "rms",
+        norm: str = "l2",
         eps: float = 1e-4,
         num_classes: int = 10,
         on_value: str | float = "max",
@@ -191,35 +215,21 @@ class FFNet(nn.Module):
 
     # ------------------------------------------------------------------ training
     def ff_terms(self, x_pos: torch.Tensor, x_neg: torch.Tensor, peer: float = 0.0) -> tuple[torch.Tensor, LayerTerms]:
-        """Every layer's FF loss and mean goodness for one batch, each of shape (num_layers,).
+        """Every layer's FF loss and mean goodness for one batch, each of shape (num_layers,), and the
+        sum of the layers' objectives (``FFLayer.ff_terms``), which training minimises.
 
-        The one place where FF losses are computed. Layer k sees a *detached* copy of layer k-1's
-        output, so layer k's loss depends on layer k's parameters only: the sum of the losses has,
-        for each layer, the gradient of its own loss. Positives and negatives share one matrix
-        product per layer. With ``peer > 0`` (peer normalisation, Hinton's ``lambdamean``) each
-        layer's running mean activity $m$ on the positives is updated ($m \\leftarrow 0.9m +
-        0.1\\bar h$) and the first returned tensor adds
-        $-\\lambda \\operatorname{mean}_n \\sum_j (\\bar m - m_j) z_{nj}$ over the positives'
-        pre-activations $z$: a pull of every unit's mean activity towards its layer's average that
-        reaches units whose ReLU is off too. Returns ``(loss to minimise, terms)``.
+        Layer k sees a *detached* copy of layer k-1's output, so layer k's loss depends on layer k's
+        parameters only: the sum of the losses has, for each layer, the gradient of its own loss.
+        Positives and negatives share one matrix product per layer.
         """
         num_positive = x_pos.shape[0]
         h = torch.cat([x_pos, x_neg])
         total, terms = 0.0, []
         for layer in self.layers:
-            z = layer.preactivation(h.detach())
-            h = F.relu(z)
-            g = layer.goodness(h)
-            loss = _ff_loss_formula(g[:num_positive], g[num_positive:], layer.threshold, layer.sharpness)
-            terms.append((loss, g[:num_positive].detach().mean(), g[num_positive:].detach().mean()))
-            total = total + loss
-            if peer:
-                with torch.no_grad():
-                    layer.mean_activity.mul_(0.9).add_(h[:num_positive].mean(dim=0), alpha=0.1)
-                    pull = layer.mean_activity.mean() - layer.mean_activity
-                total = total - peer * (z[:num_positive] * pull).sum(dim=1).mean()
-        stacked = LayerTerms(*(torch.stack(column) for column in zip(*terms, strict=True)))
-        return total, stacked
+            h, layer_terms, objective = layer.ff_terms(h.detach(), num_positive, peer)
+            terms.append(layer_terms)
+            total = total + objective
+        return total, LayerTerms(*(torch.stack(column) for column in zip(*terms, strict=True)))
 
     def layer_losses(self, x_pos: torch.Tensor, x_neg: torch.Tensor) -> torch.Tensor:
         """Each layer's own FF loss, shape (num_layers,)."""
@@ -347,9 +357,9 @@ class FFNetSpec:
     """
 
     dims: tuple[int, ...] = (784, 500, 500)
-    threshold: float = 2.0
+    threshold: float = 1.5
     sharpness: float = 1.0
-    norm: str = "rms"
+    norm: str = "l2"
     eps: float = 1e-4
     num_classes: int = 10
     on_value: str | float = "max"

@@ -389,6 +389,7 @@ def fit(
             bar.set_postfix(postfix)
             if callback is not None:
                 callback(epoch, net, history, optimizer)
+    history.step = getattr(getattr(run_epoch, "runner", None), "mode", history.step)  # a failed capture runs eagerly
     net.eval()
     return history
 
@@ -439,28 +440,18 @@ def _greedy_epochs(net: FFNet, config: GreedyConfig, x, y):
         h_pos, h_neg = x_pos, overlay_one_hot(x, wrong, net.num_classes, net.on_value)
         stats = torch.zeros(3, len(net.layers), device=x.device)
         for k, (layer, optimizer) in enumerate(zip(net.layers, optimizers, strict=True)):
-            layer_net = _OneLayer(layer)
+            h = torch.cat([h_pos, h_neg])
             for _ in range(config.steps_per_layer):
-                _, terms = layer_net.ff_terms(h_pos, h_neg)
+                _, terms, objective = layer.ff_terms(h, x.shape[0])
                 optimizer.zero_grad(set_to_none=True)
-                terms.loss.sum().backward()
+                objective.backward()
                 optimizer.step()
-                stats[:, k] += torch.cat([terms.loss.detach(), terms.pos_goodness, terms.neg_goodness])
+                stats[:, k] += torch.stack([terms.loss.detach(), terms.pos_goodness, terms.neg_goodness])
             with torch.no_grad():
                 h_pos, h_neg = layer(h_pos), layer(h_neg)
         return stats / config.steps_per_layer
 
     return run_epoch, _Optimizers(optimizers)
-
-
-class _OneLayer:
-    """A layer seen as a one-layer net, so the greedy recipe uses ``FFNet.ff_terms``'s loss."""
-
-    def __init__(self, layer) -> None:
-        self.layers = [layer]
-
-    def ff_terms(self, x_pos, x_neg):
-        return FFNet.ff_terms(self, x_pos, x_neg)
 
 
 class _Optimizers:
