@@ -34,6 +34,7 @@ from .core import (
 __all__ = ["FFLayer", "FFNet", "FFNetSpec", "LayerTerms", "READOUTS", "INITS"]
 
 READOUTS = (None, "zero", "torch")
+READOUT_BATCH = 4096  # the read-out's rows per block (a fixed split: the same numbers whatever the caller's)
 INITS = ("torch", "normal")
 
 
@@ -298,8 +299,10 @@ class FFNet(nn.Module):
 
         The predicted label of a rule is its argmax; ``evaluate`` only compares.
         """
-        x = self.check_inputs(x)
-        batch_size = _check_batch_size(batch_size)
+        return self._scores(self.check_inputs(x), _check_batch_size(batch_size))
+
+    def _scores(self, x: torch.Tensor, batch_size: int) -> dict[str, torch.Tensor]:
+        """``scores`` for checked inputs (the trainer's path: no check, no host sync)."""
         layers = torch.cat([self._goodness_block(block) for block in x.split(batch_size)])
         result = {
             "layers": layers,
@@ -307,7 +310,7 @@ class FFNet(nn.Module):
             "all_layers": layers.sum(dim=2),
         }
         if self.readout is not None:
-            result["readout"] = torch.cat([self.readout_logits_of(block) for block in x.split(batch_size)])
+            result["readout"] = torch.cat([self.readout_logits_of(block) for block in x.split(READOUT_BATCH)])
         return result
 
     @torch.no_grad()

@@ -126,19 +126,23 @@ def evaluate(net: FFNet, x, y, batch_size: int = 1024) -> dict:
     """
     if not isinstance(net, FFNet):
         raise TypeError(f"net must be an FFNet, got {type(net).__name__}")
-    scores = net.scores(x, batch_size)
-    y = as_labels(y, net.num_classes, num_samples=scores["net"].shape[0], device=net.device)
+    x = net.check_inputs(x)
+    y = as_labels(y, net.num_classes, num_samples=x.shape[0], device=net.device)
+    return _errors(net, x, y, check_int("batch_size", batch_size, min=1))
 
-    def error(s: torch.Tensor) -> float:
-        return float((s.argmax(dim=1) != y).float().mean())
 
+def _errors(net: FFNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> dict:
+    """``evaluate`` for checked inputs: every rule's error, from ``FFNet.scores`` (one home of the rules)."""
+    scores = net._scores(x, batch_size)
+    wrong = {name: (s.argmax(dim=1) != y).float().mean() for name, s in scores.items() if name != "layers"}
+    per_layer = (scores["layers"].argmax(dim=1) != y[:, None]).float().mean(dim=0)
     result = {
-        "test_error": error(scores["net"]),
-        "layer_test_errors": [error(scores["layers"][:, :, k]) for k in range(len(net.layers))],
-        "all_layers_test_error": error(scores["all_layers"]),
+        "test_error": float(wrong["net"]),
+        "layer_test_errors": per_layer.tolist(),
+        "all_layers_test_error": float(wrong["all_layers"]),
     }
-    if "readout" in scores:
-        result["readout_test_error"] = error(scores["readout"])
+    if "readout" in wrong:
+        result["readout_test_error"] = float(wrong["readout"])
     return result
 
 
@@ -281,7 +285,11 @@ def _draws(net: FFNet, config: FFConfig, epoch: int, x, y) -> tuple[torch.Tensor
     elif config.negatives == "random":
         draws = random_wrong_labels(y.cpu(), net.num_classes, generator)
     else:
-        scores = net.goodness_per_label(x) if config.negatives == "hard" else net.readout_logits(x)
+        with torch.no_grad():  # checked inputs: no check (and no host sync) inside the epoch
+            if config.negatives == "hard":
+                scores = net._scores(x, 1024)["net"]
+            else:
+                scores = torch.cat([net.readout_logits_of(block) for block in x.split(4096)])
         draws = hard_negative_labels(scores.cpu(), y.cpu(), 1.0, generator)
     return draws.to(x.device), generator
 
@@ -384,7 +392,8 @@ def fit(
             history.neg_goodness.append(stats[2])
             postfix = {"loss": f"{sum(stats[0]):.3f}"}
             if x_eval is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == config.epochs):
-                _record_test(history, epoch, evaluate(net, x_eval, y_eval))
+                with torch.no_grad():
+                    _record_test(history, epoch, _errors(net, x_eval, y_eval))
                 postfix["err"] = f"{100 * history.test_error[-1]:.2f}%"
             bar.set_postfix(postfix)
             if callback is not None:
