@@ -12,6 +12,10 @@ nor are short-lived temporaries. The count is deterministic (no allocator, no ti
 run per setting is enough. CPU, float32, a batch of ``rows`` rows through every layer (FF: half
 positive, half negative).
 
+A second table measures the step ``fit`` itself runs (``ffbook.ff.train_step``) on the
+``hinton-matlab`` recipe at the same widths and depths, with a batch of ``rows // 2`` images: its
+joint backward pass (``fit``'s default) against ``fit(..., layerwise=True)``.
+
 Methods: ``backprop`` (the layers + a linear softmax head, one backward pass through all),
 ``ff_layerwise`` (Forward-Forward, each layer's loss, backward pass and update before the next
 layer runs, its detached output passed on), ``ff_summed`` (Forward-Forward with the layer losses
@@ -52,7 +56,34 @@ def main() -> None:
         peaks = {m: peak_saved_bytes(m, depth, width=args.width, rows=args.rows) for m in METHODS}
         cells = " | ".join(f"{peaks[m] / 1e6:.2f} MB" for m in METHODS)
         print(f"| {depth} | {cells} | {peaks['backprop'] / peaks['ff_layerwise']:.1f}x |")
+    print("\nThe step fit runs (train_step, hinton-matlab's recipe, read-out included), joint vs layerwise:\n")
+    print("| hidden layers | joint | layerwise | joint / layerwise |")
+    print("|---|---|---|---|")
+    for depth in args.depths:
+        joint, layerwise = (fit_step_peak(depth, args.width, args.rows // 2, mode) for mode in (False, True))
+        print(f"| {depth} | {joint / 1e6:.2f} MB | {layerwise / 1e6:.2f} MB | {joint / layerwise:.1f}x |")
     print(f"\n{time.perf_counter() - start:.1f} s in all")
+
+
+def fit_step_peak(depth: int, width: int, images: int, layerwise: bool) -> int:
+    """Peak bytes saved for backward during one ``train_step`` of hinton-matlab's recipe at this size."""
+    import dataclasses
+
+    from ffbook.ff import get_preset, train_step
+    from ffbook.ff.train import _optimizer
+    from ffbook.memory import SavedTensorMeter
+
+    preset = get_preset("hinton-matlab")
+    spec = dataclasses.replace(preset.net, dims=(784,) + (width,) * depth, sharpness=float(width))
+    net = spec.build(0)
+    optimizer = _optimizer(net, preset.train)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(images, 784, generator=generator)
+    y = torch.randint(0, 10, (images,), generator=generator)
+    meter = SavedTensorMeter(exclude=list(net.parameters()))
+    with meter:
+        train_step(net, optimizer, preset.train, x, y, torch.rand(images, generator=generator), layerwise)
+    return meter.peak
 
 
 if __name__ == "__main__":

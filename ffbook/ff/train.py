@@ -34,7 +34,7 @@ from .core import (
     overlay_one_hot,
     random_wrong_labels,
 )
-from .model import FFNet, FFNetSpec
+from .model import FFNet, FFNetSpec, LayerTerms
 from .presets import Preset, get_preset
 
 __all__ = [
@@ -239,20 +239,22 @@ def _set_lr(optimizer: torch.optim.Optimizer, factor: float) -> None:
 
 
 def train_step(
-    net: FFNet, optimizer: torch.optim.Optimizer, config: FFConfig, images, labels, draws
+    net: FFNet, optimizer: torch.optim.Optimizer, config: FFConfig, images, labels, draws, layerwise: bool = False
 ) -> torch.Tensor:
     """One mini-batch of the simultaneous recipe; returns the layers' statistics (3, num_layers).
 
     ``draws`` holds, per image, its wrong label (drawn for the epoch: ``redraw="epoch"``) or a
-    uniform number in [0, 1) from which this step draws it (``redraw="batch"``).
+    uniform number in [0, 1) from which this step draws it (``redraw="batch"``). With
+    ``layerwise`` each layer's backward pass runs right after its own forward pass, so only one
+    layer's activities are kept for backward at a time (FF's memory saving); the gradients, the
+    update and so the numbers are those of the joint backward pass.
     """
     num_classes, on = net.num_classes, net.on_value
     x_pos = overlay_one_hot(images, labels, num_classes, on)
-    loss = 0.0
-    logits = None
+    readout_loss = logits = None
     if net.readout is not None:  # a linear softmax learns the label from a neutral-label pass
         logits = net.readout_logits_of(images)
-        loss = F.cross_entropy(logits, labels)
+        readout_loss = F.cross_entropy(logits, labels)
     if config.redraw == "epoch":
         wrong = draws
     elif config.negatives == "hard_readout":  # Hinton: from the read-out before its update, true label masked
@@ -260,9 +262,19 @@ def train_step(
     else:  # uniform over the wrong labels
         wrong = (labels + 1 + (draws * (num_classes - 1)).long().clamp(max=num_classes - 2)) % num_classes
     x_neg = overlay_one_hot(images, wrong, num_classes, on)
-    ff_total, terms = net.ff_terms(x_pos, x_neg, config.peer)
     optimizer.zero_grad(set_to_none=False)
-    (ff_total + loss).backward()
+    if layerwise:
+        if readout_loss is not None:
+            readout_loss.backward()
+        h, columns = torch.cat([x_pos, x_neg]), []
+        for layer in net.layers:
+            h, terms, objective = layer.ff_terms(h.detach(), x_pos.shape[0], config.peer)
+            objective.backward()  # this layer's graph is freed before the next layer runs
+            columns.append(terms)
+        terms = LayerTerms(*(torch.stack(column) for column in zip(*columns, strict=True)))
+    else:
+        objective, terms = net.ff_terms(x_pos, x_neg, config.peer)
+        (objective if readout_loss is None else objective + readout_loss).backward()
     optimizer.step()
     return torch.stack([terms.loss.detach(), terms.pos_goodness, terms.neg_goodness])
 
@@ -327,6 +339,7 @@ def fit(
     *,
     step: str = "auto",
     tf32: bool = True,
+    layerwise: bool = False,
     eval_every: int = 1,
     progress: bool = True,
     callback: Callable[[int, FFNet, History, torch.optim.Optimizer], None] | None = None,
@@ -337,8 +350,8 @@ def fit(
 
     The errors of every rule (``evaluate``) are measured every ``eval_every`` epochs and after the
     last, on ``x_eval`` or, when ``config.validation`` is set, on the last ``validation`` images of
-    ``x_train`` (which are then not trained on). ``step`` and ``tf32`` say how the steps run (see
-    the module's docstring); they do not change the recipe. ``callback(epoch, net, history,
+    ``x_train`` (which are then not trained on). ``step``, ``tf32`` and ``layerwise`` (see
+    ``train_step``) say how the steps run; they do not change the recipe. ``callback(epoch, net, history,
     optimizer)`` runs after each epoch (the command line saves its record and checkpoints there).
     To resume, pass the ``history`` so far and the optimizer's saved ``optimizer_state``.
     """
@@ -350,6 +363,7 @@ def fit(
         raise TypeError(f"config must be an FFConfig or a GreedyConfig, got {type(config).__name__}")
     check_int("eval_every", eval_every, min=1)
     check_bool("tf32", tf32)
+    check_bool("layerwise", layerwise)
     check_bool("progress", progress)
     x = net.check_inputs(x_train, "x_train")
     y = as_labels(y_train, net.num_classes, num_samples=x.shape[0], device=net.device)
@@ -374,7 +388,8 @@ def fit(
         run_epoch, optimizer = _greedy_epochs(net, config, x, y)
         history.step = "eager"
     else:
-        run_epoch, optimizer, history.step = _minibatch_epochs(net, config, x, y, _resolve_step(step, net.device))
+        mode = _resolve_step(step, net.device)
+        run_epoch, optimizer, history.step = _minibatch_epochs(net, config, x, y, mode, layerwise)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
         for group in optimizer.param_groups:  # the saved learning rates are refilled by the schedule
@@ -403,7 +418,7 @@ def fit(
     return history
 
 
-def _minibatch_epochs(net: FFNet, config: FFConfig, x, y, mode: str):
+def _minibatch_epochs(net: FFNet, config: FFConfig, x, y, mode: str, layerwise: bool):
     """The epoch function of the simultaneous recipe, its optimizer, and the step mode that runs."""
     if config.negatives == "hard_readout" and net.readout is None:
         raise ValueError("negatives='hard_readout' draws from the read-out: build the net with a readout")
@@ -412,7 +427,7 @@ def _minibatch_epochs(net: FFNet, config: FFConfig, x, y, mode: str):
     fixed_order = torch.randperm(x.shape[0], generator=epoch_generator(config.seed, None)).to(x.device)
 
     def run(index: torch.Tensor) -> torch.Tensor:
-        return train_step(net, optimizer, config, x[index], y[index], draws[index])
+        return train_step(net, optimizer, config, x[index], y[index], draws[index], layerwise)
 
     if mode == "graph":
         from .cuda_graph import GraphStep
