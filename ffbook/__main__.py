@@ -72,6 +72,7 @@ _OVERRIDES = {
     "seed": "--seed",
     "batch_size": "--batch-size",
     "negatives": "--negatives",
+    "validation": "--validation",
 }
 
 
@@ -96,6 +97,12 @@ def config_from_args(args: argparse.Namespace) -> FFConfig | GreedyConfig:
                 f"argument {_OVERRIDES[field]}: preset {preset.name!r} trains layer by layer on the whole training "
                 f"set, so it takes no {_OVERRIDES[field]}; presets that do: {', '.join(takers)}"
             )
+    validation = changes.get("validation", getattr(config, "validation", 0))
+    if args.train_size is not None and validation and args.train_size <= validation:
+        raise ValueError(
+            f"argument --train-size: preset {preset.name!r} holds out the last {validation} training images for "
+            f"validation; give more than {validation}, or a smaller --validation"
+        )
     try:
         return config.replace(**changes)
     except ValueError as error:
@@ -199,10 +206,9 @@ def train_command(args: argparse.Namespace, config: FFConfig | GreedyConfig | No
     from torch import save as torch_save
 
     done = len(fit_state["history"].epoch_seconds) if fit_state else 0
-    print(
-        f"ffbook: training preset {preset.name!r} on {device} ({len(data[0][0])} training images, "
-        f"epochs {done + 1}-{config.epochs})"
-    )
+    held_out = getattr(config, "validation", 0)
+    images = f"{len(data[0][0])} training images" + (f", the last {held_out} for validation" if held_out else "")
+    print(f"ffbook: training preset {preset.name!r} on {device} ({images}, epochs {done + 1}-{config.epochs})")
     eval_every = args.eval_every or max(1, config.epochs // 10)
     how = {"step": args.step} if args.step else {}
     start = time.perf_counter()
@@ -254,6 +260,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
 def _seed(text: str) -> int:
     from ffbook.ff.core import check_seed
 
@@ -294,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--step", choices=STEPS, help="how a training step runs (default auto: a CUDA graph on a GPU)")
     train.add_argument("--negatives", choices=NEGATIVES, help="override how negative labels are drawn")
+    train.add_argument(
+        "--validation", type=_non_negative_int, help="hold out the last N training images for validation (0: none)"
+    )
     train.add_argument("--train-size", type=_positive_int, help="use only the first N training images (at most 60000)")
     train.add_argument("--test-size", type=_positive_int, help="use only the first N test images (at most 10000)")
     train.add_argument("--eval-every", type=_positive_int, help="measure the errors every K epochs")
@@ -303,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _RESUME_CONFLICTS = (
-    "preset", "epochs", "seed", "batch_size", "negatives", "train_size", "test_size", "out", "overwrite",
+    "preset", "epochs", "seed", "batch_size", "negatives", "validation", "train_size", "test_size", "out", "overwrite",
 )
 
 
