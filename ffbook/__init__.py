@@ -57,28 +57,31 @@ def default_device() -> str:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy, and (when installed) PyTorch and Keras with one integer."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
-    random.seed(seed)
-    try:
-        import numpy as np
+    """Seed Python, NumPy, and (when installed) PyTorch and Keras with one integer.
 
-        np.random.seed(seed)  # noqa: NPY002 (code that still draws from NumPy's global generator)
-    except ImportError:
-        pass
-    try:
-        import torch
+    ``seed`` is an int (NumPy's included) in [0, 2**63 - 1], as everywhere in ffbook. NumPy's global
+    generator and Keras take seeds below 2**32 only, and PyTorch's CPU generator uses only the low 32
+    bits of its seed: a larger seed reaches those three as a 32-bit seed derived from it
+    (``ffbook._validate.small_seed``, the same every time), so that it does not act as ``seed % 2**32``.
+    """
+    from ffbook._validate import check_seed, small_seed  # imports NumPy: only when called
 
-        torch.manual_seed(seed)
-    except ImportError:
-        pass
+    seed = check_seed("seed", seed)
+    seed32 = small_seed(seed, 32)
     if "keras" in __import__("sys").modules:
         import keras
 
-        keras.utils.set_random_seed(seed)
+        keras.utils.set_random_seed(seed32)  # also seeds Python, NumPy and PyTorch; re-seeded below
+    random.seed(seed)
+    import numpy as np
+
+    np.random.seed(seed32)  # noqa: NPY002 (code that still draws from NumPy's global generator)
+    try:
+        import torch
+
+        torch.manual_seed(seed32)
+    except ImportError:
+        pass
 
 
 def _device_description() -> str:

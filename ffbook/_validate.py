@@ -25,8 +25,14 @@ __all__ = [
     "check_int",
     "check_int_sequence",
     "check_real",
+    "check_seed",
+    "native_array",
     "scaled_norm",
+    "small_seed",
 ]
+
+MAX_SEED = 2**63 - 1
+"""The largest seed: every seed in ffbook is an int in [0, 2**63 - 1] (``torch.Generator.manual_seed``'s range)."""
 
 
 def _kind(value) -> str:
@@ -50,6 +56,26 @@ def check_int(name: str, value, *, min: int | None = None, max: int | None = Non
     if max is not None and value > max:
         raise ValueError(f"{name} must be <= {max}, got {value}")
     return value
+
+
+def check_seed(name: str, value) -> int:
+    """``value`` as an ``int`` seed, ffbook's one seed rule: a Python or NumPy int in [0, 2**63 - 1]."""
+    return check_int(name, value, min=0, max=MAX_SEED)
+
+
+def small_seed(seed: int, bits: int) -> int:
+    """A seed below ``2**bits`` for a generator that takes no larger ones, derived from ``seed``.
+
+    ``seed`` itself when it is small enough (so small seeds mean what they always meant); else the
+    first ``bits`` bits of ``numpy.random.SeedSequence(seed)``'s first word: reproducible, and
+    different large seeds rarely meet. NumPy's global generator takes 32 bits, Keras'
+    ``SeedGenerator`` 31 on the PyTorch backend, and PyTorch's CPU generator uses the low 32 bits of
+    any seed (``torch.manual_seed(2**32)`` draws what ``torch.manual_seed(0)`` draws).
+    """
+    seed = check_seed("seed", seed)
+    if seed < 2**bits:
+        return seed
+    return int(np.random.SeedSequence(seed).generate_state(1, dtype=np.uint64)[0]) >> (64 - bits)
 
 
 def check_real(
@@ -165,6 +191,20 @@ def check_array(
     if integer and array.dtype.kind == "f" and not np.all(np.equal(np.mod(array, 1), 0)):
         raise ValueError(f"{name} must hold whole numbers, got non-integer values")
     return result
+
+
+def native_array(array: np.ndarray) -> np.ndarray:
+    """``array`` as frameworks can share it: itself when it has native byte order and no negative
+    strides, else a C-contiguous, native-order copy of the same values and dtype.
+
+    ``torch.from_numpy`` refuses a reversed view (``x[::-1]``) and a big-endian array
+    (``x.astype(">f4")``); both are ordinary NumPy arrays, so they are copied instead.
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected a numpy array, got {_kind(array)}")
+    if array.dtype.isnative and all(stride >= 0 for stride in array.strides):
+        return array
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
 
 
 def scaled_norm(array) -> float:

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ffbook._validate import check_array, check_choice, check_int, check_real
+from ffbook._validate import check_array, check_choice, check_int, check_int_sequence, check_real, check_seed
 
 __all__ = [
     "ACTIVATIONS",
@@ -119,17 +119,6 @@ def activation_derivative(name: str, z: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def _check_int(value, argument: str, minimum: int) -> int:
-    return check_int(argument, value, min=minimum)
-
-
-def _check_seed(seed) -> int:
-    seed = _check_int(seed, "seed", 0)
-    if seed >= 2**63:
-        raise ValueError(f"seed must be < 2**63, got {seed}")
-    return seed
-
-
 def _check_matrix(array, argument: str, columns: int) -> np.ndarray:
     if isinstance(array, (str, bytes)) or array is None:
         raise TypeError(f"{argument} must be a 2-D array of numbers, got {type(array).__name__}")
@@ -193,7 +182,7 @@ class Network:
         seed: int = 0,
     ) -> None:
         sizes, names, cost = _check_architecture(layer_sizes, activations, cost)
-        rng = np.random.default_rng(_check_seed(seed))
+        rng = np.random.default_rng(check_seed("seed", seed))
         self.activations = names
         self.cost_name = cost
         self.weights = []
@@ -411,11 +400,9 @@ class Network:
 
 
 def _check_architecture(layer_sizes, activations, cost) -> tuple[list[int], list[str], str]:
-    if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
-        raise TypeError(f"layer_sizes must be a list of ints, got {type(layer_sizes).__name__}")
-    if len(layer_sizes) < 2:
-        raise ValueError(f"layer_sizes must list at least an input and an output size, got {list(layer_sizes)}")
-    sizes = [_check_int(size, f"layer_sizes[{i}]", 1) for i, size in enumerate(layer_sizes)]
+    sizes = list(check_int_sequence("layer_sizes", layer_sizes, min=1, nonempty=False))
+    if len(sizes) < 2:
+        raise ValueError(f"layer_sizes must list at least an input and an output size, got {sizes}")
     if isinstance(activations, (str, bytes)) or not isinstance(activations, Sequence):
         raise TypeError(f"activations must be a list of names (one per layer), got {type(activations).__name__}")
     if len(activations) != len(sizes) - 1:
@@ -426,10 +413,7 @@ def _check_architecture(layer_sizes, activations, cost) -> tuple[list[int], list
     names = [_check_activation_name(name, f"activations[{i}]") for i, name in enumerate(activations)]
     if "softmax" in names[:-1]:
         raise ValueError("activation 'softmax' may only be used for the last layer")
-    if not isinstance(cost, str):
-        raise TypeError(f"cost must be a string, one of {COSTS}, got {type(cost).__name__}")
-    if cost not in COSTS:
-        raise ValueError(f"cost must be one of {COSTS}, got {cost!r}")
+    cost = check_choice("cost", cost, COSTS)
     if (cost == "cross_entropy") != (names[-1] == "softmax"):
         raise ValueError(
             "cost='cross_entropy' goes with a softmax last layer and a softmax last layer with cost='cross_entropy'; "
@@ -491,14 +475,13 @@ def train_sgd(
     inputs = _check_matrix(x, "x", network.layer_sizes[0])
     targets = network._check_targets(y, inputs.shape[0])
     learning_rate = _check_learning_rate(learning_rate)
-    epochs = _check_int(epochs, "epochs", 1)
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    epochs = check_int("epochs", epochs, min=1)
+    batch_size = check_int("batch_size", batch_size, min=1)
     if batch_size > inputs.shape[0]:
         raise ValueError(f"batch_size must be at most the number of examples ({inputs.shape[0]}), got {batch_size}")
-    if method not in ("vectorised", "per_example"):
-        raise ValueError(f"method must be 'vectorised' or 'per_example', got {method!r}")
+    method = check_choice("method", method, ("vectorised", "per_example"))
     backward = network.backward if method == "vectorised" else network.backward_averaged
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed("seed", seed))
     history = History(costs=[network.cost(inputs, targets)])
     # Huge weights (a step size far too large) overflow; we report that as divergence, not as warnings.
     with np.errstate(over="ignore", invalid="ignore"):

@@ -14,11 +14,20 @@ import numpy as np
 
 from ffbook._validate import check_array, check_callable, check_choice, check_real, scaled_norm
 
-__all__ = ["numerical_derivative", "numerical_gradient", "gradient_check", "optimal_step"]
+__all__ = ["ResolutionWarning", "numerical_derivative", "numerical_gradient", "gradient_check", "optimal_step"]
+
+
+class ResolutionWarning(RuntimeWarning):
+    """A finite-difference step h below the resolution of x: x + h rounds to x (or nearly so).
+
+    A ``RuntimeWarning`` of its own, so that code sweeping h on purpose (chapter 1 shows rounding
+    error taking over) can silence exactly this one:
+    ``warnings.simplefilter("ignore", ffbook.calculus.ResolutionWarning)``.
+    """
 
 
 def _check_resolution(h: float, x: np.ndarray, argument: str = "x") -> None:
-    """Warn (RuntimeWarning) about a step that x + h cannot represent: the quotient is 0 or noise.
+    """Warn (``ResolutionWarning``) about a step that x + h cannot represent: the quotient is 0 or noise.
 
     A warning, not an error: chapter 1 sweeps h down to 1e-16 on purpose to show rounding error
     taking over; what must not happen is a silent 0.0.
@@ -37,7 +46,7 @@ def _check_resolution(h: float, x: np.ndarray, argument: str = "x") -> None:
             f"h = {h:g} is below the resolution of {entry}: floats there are {float(np.ravel(spacing)[where]):.3g}"
             f" apart, so x + h rounds to x and the estimate is 0 or rounding noise;"
             f" use h >= about {float(np.ravel(np.abs(x))[where]) * 1e-8 or 1e-8:.3g}",
-            RuntimeWarning,
+            ResolutionWarning,
             stacklevel=3,
         )
 
@@ -59,7 +68,7 @@ def numerical_derivative(f: Callable[[float], float], x: float, h: float = 1e-5,
     ``method="central"``: (f(x + h) - f(x - h)) / (2h), error O(h^2).
 
     A step below the resolution of x (``h < np.spacing(x)``: x + h rounds to x) gives 0 or
-    rounding noise; a RuntimeWarning says so.
+    rounding noise; a ``ResolutionWarning`` (a RuntimeWarning) names h and x.
     """
     check_callable("f", f)
     h = check_real("h", h, positive=True)
@@ -79,7 +88,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x, h: float = 1e-5) -> 
     """Central-difference gradient of a scalar function of an array of any shape.
 
     ``h`` should be representable next to every entry of ``x``: a smaller step gives 0 or
-    noise, and a RuntimeWarning says which entry.
+    noise, and a ``ResolutionWarning`` (a RuntimeWarning) says which entry.
 
     ``x`` is a real number or a rectangular array-like (ndarray, nested lists) of
     real numbers; ragged nesting, ``None``, strings and non-real dtypes are refused.

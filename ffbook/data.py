@@ -27,8 +27,11 @@ import pickle
 import shutil
 import tempfile
 import warnings
+import zipfile
 
 import numpy as np
+
+from ffbook._validate import check_bool, check_int, check_seed
 
 __all__ = [
     "MNISTError",
@@ -75,6 +78,13 @@ MNIST_REFERENCE = MNISTReference(
     },
 )
 
+
+# Compressed files are inflated up to a cap only, so that a "zip bomb" (a small file that inflates
+# to gigabytes) planted in a cache is refused before it fills the memory. The genuine files inflate
+# to 54,950,512 bytes (the four members of Keras' mnist.npz) and 220,080,342 bytes (the original
+# mnist.pkl.gz); the caps leave some room above.
+MAX_NPZ_BYTES = 64_000_000
+MAX_PICKLE_BYTES = 256_000_000
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 """Where ``keras.datasets.mnist.load_data()`` downloads MNIST from; ``load_mnist`` fetches the same file."""
@@ -133,8 +143,24 @@ def _verify(arrays: dict, reference: MNISTReference, source: str) -> None:
             raise MNISTError(f"{source}: sha256 of {key} is {digest}, expected {reference.sha256[key]}")
 
 
+def _check_inflated_size(path: pathlib.Path) -> None:
+    """Refuse a .npz whose members ``x_train``, ``y_train``, ... would inflate beyond ``MAX_NPZ_BYTES``.
+
+    Read from the zip's directory before anything is inflated; ``zipfile`` never inflates a member
+    beyond the size written there (a member that lies about it fails its CRC check instead).
+    """
+    with zipfile.ZipFile(path) as archive:
+        total = sum(info.file_size for info in archive.infolist() if info.filename.removesuffix(".npy") in _KEYS)
+    if total > MAX_NPZ_BYTES:
+        raise MNISTError(
+            f"{path}: its MNIST arrays would inflate to {total:,} bytes, more than the {MAX_NPZ_BYTES:,} allowed"
+            " (the genuine mnist.npz holds 54,950,512): not MNIST, refused before reading"
+        )
+
+
 def _read_npz(path: pathlib.Path) -> dict:
     try:
+        _check_inflated_size(path)
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in _KEYS if key not in archive.files]
             if missing:
@@ -170,11 +196,19 @@ def _read_pickle(path: pathlib.Path) -> dict:
     """Read the original ``mnist.pkl.gz``: (train, valid, test) of float32 images in [0, 1)."""
     try:
         with gzip.open(path, "rb") as handle:
-            data = _NumpyOnlyUnpickler(io.BytesIO(handle.read()), encoding="latin1").load()
+            content = handle.read(MAX_PICKLE_BYTES + 1)
+        if len(content) > MAX_PICKLE_BYTES:
+            raise MNISTError(
+                f"{path}: inflates to more than the {MAX_PICKLE_BYTES:,} bytes allowed (the genuine mnist.pkl.gz"
+                " holds 220,080,342): not MNIST, refused after reading that much"
+            )
+        data = _NumpyOnlyUnpickler(io.BytesIO(content), encoding="latin1").load()
         (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = data
         x_train = np.concatenate([np.asarray(x_tr), np.asarray(x_va)])
         y_train = np.concatenate([np.asarray(y_tr), np.asarray(y_va)])
         x_test, y_test = np.asarray(x_te), np.asarray(y_te)
+    except MNISTError:
+        raise
     except Exception as exc:
         raise MNISTError(f"{path}: corrupt, truncated or not an MNIST pickle ({type(exc).__name__}: {exc})") from exc
     for split, images, labels in (("train", x_train, y_train), ("test", x_test, y_test)):
@@ -276,10 +310,8 @@ def load_mnist(path: str | os.PathLike | None = None, *, download: bool = True, 
         MNISTError: a file is corrupt or not MNIST, or no source worked (the
             message lists the ways to provide the data).
     """
-    if not isinstance(download, bool):
-        raise TypeError(f"download must be a bool, got {type(download).__name__}")
-    if not isinstance(cache, bool):
-        raise TypeError(f"cache must be a bool, got {type(cache).__name__}")
+    download = check_bool("download", download)
+    cache = check_bool("cache", cache)
     if path is None and os.environ.get("FFBOOK_MNIST"):
         path = os.environ["FFBOOK_MNIST"]
     if path is not None:
@@ -360,23 +392,16 @@ def four_pixel_camera(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
     Args:
         n: number of examples, a positive int (the lecture uses 4,000 to train, 1,000 to test).
-        seed: a non-negative int; the same seed gives the same arrays.
+        seed: an int in [0, 2**63 - 1]; the same seed gives the same arrays.
 
     Returns:
         ``(x, y)``: ``x`` float32 of shape (n, 2, 2), the images (row-major, so
         ``x.reshape(n, 4)`` lists top-left, top-right, bottom-left, bottom-right, the order a
         dense network sees them in); ``y`` int64 of shape (n,), the labels in 0..3.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"n must be a positive number of examples, got {n}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
-    rng = np.random.default_rng(int(seed))
-    labels = rng.integers(0, len(CAMERA_CLASSES), size=int(n))
-    signs = rng.choice(np.array([1.0, -1.0], dtype=np.float32), size=int(n))
+    n = check_int("n", n, min=1)
+    rng = np.random.default_rng(check_seed("seed", seed))
+    labels = rng.integers(0, len(CAMERA_CLASSES), size=n)
+    signs = rng.choice(np.array([1.0, -1.0], dtype=np.float32), size=n)
     images = signs[:, None, None] * CAMERA_PATTERNS[labels]
     return images.astype(np.float32), labels.astype(np.int64)

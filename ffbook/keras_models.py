@@ -160,7 +160,7 @@ class CleanTrainingMetrics(keras.callbacks.Callback):
             raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
         if len(x) == 0:
             raise ValueError("x must hold at least one example")
-        self.x, self.y, self.batch_size = x, y, batch_size
+        self.x, self.y, self.batch_size = x, y, check_int("batch_size", batch_size, min=1)
 
     def on_epoch_end(self, epoch, logs=None):
         loss, accuracy = self.model.evaluate(self.x, self.y, batch_size=self.batch_size, verbose=0)[:2]
@@ -212,13 +212,10 @@ class StopAtAccuracy(keras.callbacks.Callback):
 
     def __init__(self, target: float = 1.0, monitor: str = "val_accuracy"):
         super().__init__()
-        if isinstance(target, bool) or not isinstance(target, (int, float, np.floating, np.integer)):
-            raise TypeError(f"target must be a number in (0, 1], got {type(target).__name__}")
-        if not 0.0 < float(target) <= 1.0:
-            raise ValueError(f"target must be in (0, 1], got {target}")
+        target = check_real("target", target, positive=True, max=1.0)
         if not isinstance(monitor, str) or not monitor:
             raise TypeError(f"monitor must be the non-empty name of a logged metric, got {monitor!r}")
-        self.target, self.monitor = float(target), monitor
+        self.target, self.monitor = target, monitor
         self.reached_epoch: int | None = None
 
     def on_train_begin(self, logs=None):

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ffbook._validate import check_choice, check_int
+from ffbook._validate import check_choice, check_int, check_seed
 from ffbook.ff import FFLayer
 
 __all__ = ["METHODS", "SavedTensorMeter", "peak_saved_bytes"]
@@ -138,7 +138,8 @@ def peak_saved_bytes(
     num_classes = check_int("num_classes", num_classes, min=2)
     if rows % 2:
         raise ValueError(f"rows must be even (FF splits it into positive and negative halves), got {rows}")
-    torch.manual_seed(check_int("seed", seed, min=0))
+    seed = check_seed("seed", seed)
+    torch.manual_seed(seed)
     dims = [in_features] + [width] * depth
     layers = nn.ModuleList(FFLayer(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True)).to(dtype)
     head = nn.Linear(width, num_classes).to(dtype)

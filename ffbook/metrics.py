@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ffbook._validate import check_int
+
 __all__ = ["confusion_matrix"]
 
 
@@ -32,8 +34,7 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
 
     Returns an int64 array of shape (K, K).
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    num_classes = check_int("num_classes", num_classes, min=1)
     true = _as_labels(y_true, "y_true", num_classes)
     pred = _as_labels(y_pred, "y_pred", num_classes)
     if true.shape != pred.shape:

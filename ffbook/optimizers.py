@@ -33,7 +33,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from ffbook._validate import scaled_norm
+from ffbook._validate import check_choice, check_real, scaled_norm
 
 __all__ = ["ConditionalGradient", "FrobeniusNormHistory", "NormalizedSGD", "frobenius_norm", "as_matrix"]
 
@@ -54,18 +54,6 @@ def as_matrix(tensor):
     if len(shape) == 1:
         return ops.reshape(tensor, (1, shape[0]))
     return ops.reshape(tensor, (math.prod(shape[:-1]), shape[-1]))
-
-
-def _check_number(name: str, value, *, low: float, low_inclusive: bool, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    too_low = value < low or (value == low and not low_inclusive)
-    if not math.isfinite(value) or too_low or (high is not None and value > high):
-        bracket = "[" if low_inclusive else "("
-        upper = f"{high}]" if high is not None else "inf)"
-        raise ValueError(f"{name} must be a finite number in {bracket}{low}, {upper}, got {value}")
-    return value
 
 
 def _enforce(checks: list) -> list:
@@ -146,13 +134,12 @@ class ConditionalGradient(keras.optimizers.Optimizer):
         name: str | None = None,
         **kwargs,
     ):
-        if isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool):
-            learning_rate = _check_number("learning_rate", learning_rate, low=0.0, low_inclusive=False, high=1.0)
-        if ord not in _ORDS:
-            raise ValueError(f"ord must be one of {_ORDS}, got {ord!r}")
+        if isinstance(learning_rate, numbers.Real):  # a schedule or a callable is checked at every step
+            learning_rate = check_real("learning_rate", learning_rate, positive=True, max=1.0)
+        ord = check_choice("ord", ord, _ORDS)  # noqa: A001 (the name TensorFlow Addons used)
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.lambda_ = _check_number("lambda_", lambda_, low=0.0, low_inclusive=False)
-        self.epsilon = _check_number("epsilon", epsilon, low=0.0, low_inclusive=False)
+        self.lambda_ = check_real("lambda_", lambda_, positive=True)
+        self.epsilon = check_real("epsilon", epsilon, positive=True)
         self.ord = ord
 
     def build(self, variables):
@@ -271,10 +258,10 @@ class NormalizedSGD(keras.optimizers.Optimizer):
     """
 
     def __init__(self, learning_rate=0.01, epsilon: float = 1e-7, name: str | None = None, **kwargs):
-        if isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool):
-            learning_rate = _check_number("learning_rate", learning_rate, low=0.0, low_inclusive=False)
+        if isinstance(learning_rate, numbers.Real):  # a schedule or a callable is not a number
+            learning_rate = check_real("learning_rate", learning_rate, positive=True)
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.epsilon = _check_number("epsilon", epsilon, low=0.0, low_inclusive=False)
+        self.epsilon = check_real("epsilon", epsilon, positive=True)
 
     def build(self, variables):
         """No slot variables: the step uses only the current gradient."""

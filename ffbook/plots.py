@@ -99,9 +99,7 @@ def plot_image_grid(
         raise ValueError(f"images must have shape (n, height, width) with n >= 1, got {images.shape}")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles must hold one string per image: {len(titles)} titles for {len(images)} images")
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
-    ncols = min(ncols, len(images))
+    ncols = min(check_int("ncols", ncols, min=1), len(images))
     nrows = -(-len(images) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.3) * nrows + 0.6), squeeze=False)
     for index, ax in enumerate(axes.flat):
@@ -122,12 +120,15 @@ def plot_image_grid(
 def plot_confusion_matrix(matrix, class_names=None, ax=None, title: str = "Confusion matrix"):
     """Draw a confusion matrix (rows: true class, columns: predicted class) with its counts written in.
 
-    The diagonal is left out of the colour scale so that the errors, much rarer, stay visible.
-    Returns the axes.
+    ``matrix`` is a non-empty square array of counts (or rates) >= 0, e.g. from
+    ``ffbook.metrics.confusion_matrix``. The diagonal is left out of the colour scale so that the
+    errors, much rarer, stay visible. Returns the axes.
     """
-    matrix = np.asarray(matrix)
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+    matrix = check_array("matrix", matrix, ndim=2, dtype=None)
+    if matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"matrix must be square, got shape {matrix.shape}")
+    if np.any(matrix < 0):
+        raise ValueError("matrix must hold counts or rates >= 0, got a negative entry")
     size = matrix.shape[0]
     names = [str(k) for k in range(size)] if class_names is None else [str(n) for n in class_names]
     if len(names) != size:
@@ -335,8 +336,7 @@ def threshold_summary(g_pos, g_neg, threshold: float) -> dict:
     samples on the right side of $\\theta$ ($G_{pos} > \\theta$, $G_{neg} < \\theta$).
     """
     g_pos, g_neg = _check_goodness_samples("g_pos", g_pos), _check_goodness_samples("g_neg", g_neg)
-    if isinstance(threshold, bool) or not np.isscalar(threshold) or not np.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    threshold = check_real("threshold", threshold, nonnegative=True)  # goodness is never negative
     margins = np.concatenate([threshold - g_pos, g_neg - threshold])
     return {
         "loss": float(np.mean(np.logaddexp(0.0, margins))),
@@ -349,9 +349,12 @@ def threshold_summary(g_pos, g_neg, threshold: float) -> dict:
 def plot_threshold_effect(g_pos, g_neg, threshold: float, bins: int = 40, title: str | None = None):
     """Three panels for one threshold $\\theta$: the goodness of positive and negative data with
     $\\theta$ marked; $p(\\text{positive}) = \\sigma(G - \\theta)$ as a function of $G$; the mean loss as a
-    function of $\\theta$ with the chosen $\\theta$ marked. Returns the figure.
+    function of $\\theta$ with the chosen $\\theta$ marked; ``bins`` histogram bins (an int >= 1).
+    Returns the figure.
     """
-    summary = threshold_summary(g_pos, g_neg, threshold)
+    summary = threshold_summary(g_pos, g_neg, threshold)  # checks g_pos, g_neg and threshold >= 0
+    bins = check_int("bins", bins, min=1)
+    threshold = float(threshold)
     g_pos, g_neg = np.asarray(g_pos, dtype=float).ravel(), np.asarray(g_neg, dtype=float).ravel()
     upper = max(np.percentile(np.concatenate([g_pos, g_neg]), 99.5), threshold) * 1.15
     grid = np.linspace(0, upper, 200)
@@ -445,9 +448,8 @@ def top_activating(activations, top: int) -> np.ndarray:
     activations = np.asarray(activations, dtype=float)
     if activations.ndim != 2 or activations.shape[0] == 0:
         raise ValueError(f"activations must have shape (n inputs, units) with n >= 1, got {activations.shape}")
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= activations.shape[0]:
-        raise ValueError(f"top must be an int between 1 and {activations.shape[0]}, got {top!r}")
-    return np.argsort(-activations, axis=0, kind="stable")[: int(top)]
+    top = check_int("top", top, min=1, max=activations.shape[0])
+    return np.argsort(-activations, axis=0, kind="stable")[:top]
 
 
 def plot_unit_preferences(

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
 
 __all__ = ["derivative_explorer", "shift_negative_goodness", "shifted_threshold_summary", "threshold_explorer"]
 
+# The derivative explorer's sliders: x in [-3, 3] (the chapter's figure), h in [1e-3, 10**0.5].
+X_RANGE = (-3.0, 3.0)
+LOG10_H_RANGE = (-3.0, 0.5)
+
 _STATIC_NOTE = "Interactive explorer: run this notebook (locally or in Colab) to move the sliders."
 
 
@@ -41,25 +45,33 @@ def _explorer(interactive, *extra):
 def derivative_explorer(f: Callable, df: Callable, x: float = 1.0, h: float = 1.0, label: str = "f"):
     """Sliders for x and h: watch the secant turn into the tangent as h shrinks.
 
+    The sliders start at ``x`` and ``h`` and span x in [-3, 3] and h in [1e-3, 10**0.5] (about 3.16);
+    a starting value outside them is refused, not moved to the nearest end.
     Returns a widget box (display it in a notebook); its text form says how to use it.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from ffbook._validate import check_real
     from ffbook.plots import plot_secant
 
     if not (callable(f) and callable(df)):
         raise TypeError("f and df must be callable")
-    if not (math.isfinite(h) and h > 0):
-        raise ValueError(f"h must be a finite number > 0, got {h}")
+    x = check_real("x", x, min=X_RANGE[0], max=X_RANGE[1])
+    h = check_real("h", h, positive=True)
+    if not LOG10_H_RANGE[0] <= math.log10(h) <= LOG10_H_RANGE[1]:
+        low, high = (10.0**end for end in LOG10_H_RANGE)
+        raise ValueError(f"h must be in [{low:.3g}, {high:.3g}] (the slider's range), got {h}")
 
     def draw(x: float, log10_h: float) -> None:
         _, ax = plt.subplots(figsize=(6, 4))
         plot_secant(f, df, x, 10.0**log10_h, ax=ax, label=label)
         plt.show()
 
-    x_slider = widgets.FloatSlider(value=x, min=-3.0, max=3.0, step=0.05, description="x")
-    h_slider = widgets.FloatSlider(value=math.log10(h), min=-3.0, max=0.5, step=0.05, description="log10 h")
+    x_slider = widgets.FloatSlider(value=x, min=X_RANGE[0], max=X_RANGE[1], step=0.05, description="x")
+    h_slider = widgets.FloatSlider(
+        value=math.log10(h), min=LOG10_H_RANGE[0], max=LOG10_H_RANGE[1], step=0.05, description="log10 h"
+    )
     return _explorer(widgets.interactive(draw, x=x_slider, log10_h=h_slider))
 
 
@@ -71,11 +83,10 @@ def shift_negative_goodness(g_neg, shift: float) -> np.ndarray:
     """
     import numpy as np
 
-    if isinstance(shift, bool) or not isinstance(shift, (int, float, np.integer, np.floating)):
-        raise TypeError(f"shift must be a real number, got {type(shift).__name__}")
-    if not np.isfinite(shift):
-        raise ValueError(f"shift must be a finite number, got {shift}")
-    return np.maximum(np.asarray(g_neg, dtype=float).ravel() + float(shift), 0.0)
+    from ffbook._validate import check_array, check_real
+
+    shift = check_real("shift", shift)
+    return np.maximum(check_array("g_neg", g_neg).ravel() + shift, 0.0)
 
 
 def shifted_threshold_summary(g_pos, g_neg, threshold: float, shift: float = 0.0) -> dict:
@@ -113,18 +124,17 @@ def threshold_explorer(
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from ffbook._validate import check_real
     from ffbook.plots import plot_threshold_effect, threshold_summary
 
     threshold_summary(g_pos, g_neg, threshold)  # validates all three arguments
     spread = float(np.percentile(np.concatenate([np.ravel(g_pos), np.ravel(g_neg)]), 99))
     if max_threshold is None:
         max_threshold = spread
-    if not (np.isfinite(max_threshold) and max_threshold > 0):
-        raise ValueError(f"max_threshold must be a finite number > 0, got {max_threshold}")
+    max_threshold = check_real("max_threshold", max_threshold, positive=True)
     if max_shift is None:
         max_shift = spread if spread > 0 else 1.0
-    if not (np.isfinite(max_shift) and max_shift > 0):
-        raise ValueError(f"max_shift must be a finite number > 0, got {max_shift}")
+    max_shift = check_real("max_shift", max_shift, positive=True)
     max_threshold = max(max_threshold, threshold)
     readout = widgets.Label()
 

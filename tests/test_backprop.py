@@ -427,10 +427,38 @@ def test_bad_architectures_are_rejected(sizes, activations, cost, error, message
         Network(sizes, activations, cost)
 
 
-@pytest.mark.parametrize("seed, error", [(-1, ValueError), (1.5, TypeError), (True, TypeError), ("0", TypeError)])
+@pytest.mark.parametrize(
+    "seed, error", [(-1, ValueError), (2**63, ValueError), (1.5, TypeError), (True, TypeError), ("0", TypeError)]
+)
 def test_bad_seed_is_rejected(seed, error):
     with pytest.raises(error, match="seed"):
         Network([2, 2], ["tanh"], seed=seed)
+    x, y = np.zeros((2, 2)), np.array([0, 1])
+    with pytest.raises(error, match="seed"):
+        train_sgd(Network([2, 2], ["softmax"], "cross_entropy"), x, y, 0.1, epochs=1, batch_size=1, seed=seed)
+
+
+@pytest.mark.parametrize("sizes", [np.array([3, 4, 2]), np.array([3, 4, 2], dtype=np.uint16), (3, 4, 2), range(3, 5)])
+def test_layer_sizes_may_be_any_sequence_of_ints_or_a_numpy_array(sizes):
+    network = Network(sizes, ["tanh"] * (len(sizes) - 1), seed=np.int64(4))
+    reference = Network([int(s) for s in sizes], ["tanh"] * (len(sizes) - 1), seed=4)
+    assert network.layer_sizes == reference.layer_sizes
+    for mine, theirs in zip(network.weights, reference.weights, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+@pytest.mark.parametrize(
+    "sizes, error, match",
+    [
+        (np.array([3.0, 4.0]), TypeError, r"layer_sizes\[0\] must be an int"),
+        (np.array([[3, 4]]), TypeError, "layer_sizes must be a list"),
+        (np.array([3, 0]), ValueError, r"layer_sizes\[1\] must be >= 1"),
+        (np.array([3]), ValueError, "at least an input and an output"),
+    ],
+)
+def test_layer_sizes_arrays_are_checked_like_lists(sizes, error, match):
+    with pytest.raises(error, match=match):
+        Network(sizes, ["tanh"])
 
 
 def test_mismatched_shapes_are_rejected():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
 
-from ffbook.calculus import gradient_check, numerical_derivative, numerical_gradient, optimal_step
+from ffbook.calculus import ResolutionWarning, gradient_check, numerical_derivative, numerical_gradient, optimal_step
 
 
 @pytest.mark.parametrize(
@@ -197,8 +198,9 @@ def test_gradient_check_eps_guards_only_the_all_zero_case():
 def test_a_step_that_x_plus_h_cannot_represent_is_not_silent(x, h, method):
     # Independent witness of the failure mode: x + h rounds back to x, so the quotient is 0.
     assert x + h == x and x - h == x
-    with pytest.warns(RuntimeWarning, match=r"h = \S+ is below the resolution of x = "):
+    with pytest.warns(ResolutionWarning, match=re.escape(f"h = {h:g} is below the resolution of x = {x:g}:")):
         assert numerical_derivative(math.sin, x, h=h, method=method) == 0.0
+    assert issubclass(ResolutionWarning, RuntimeWarning)
 
 
 def test_numerical_gradient_names_the_entry_too_large_for_the_step():

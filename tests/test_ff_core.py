@@ -9,6 +9,8 @@ import torch
 from ffbook.ff import (
     FFLayer,
     FFNet,
+    as_features,
+    as_labels,
     ff_loss,
     goodness,
     hard_negative_labels,
@@ -173,3 +175,125 @@ def test_overlay_keeps_the_label_of_standardised_images_with_a_constant_on_value
     out = overlay_labels(x, torch.tensor([0, 3, 9, 3]), on_value=2.0)
     assert torch.equal(out[:, :10].argmax(dim=1), torch.tensor([0, 3, 9, 3]))
     assert torch.equal(out[:, 10:], x[:, 10:])
+
+
+# ---------------------------------------------------------------- large values, half precision, NaN goodness
+
+
+@pytest.mark.parametrize("kind", ["l2", "rms"])
+def test_normalize_rows_with_large_values_do_not_overflow(kind):
+    # In float32 the squares of 1e30 overflow to inf, and x / inf gave a row of zeros.
+    big = np.array([[1e30, 2e30, -2e30], [3.0, 4.0, 0.0], [0.0, 0.0, 0.0]])
+    lengths = np.array([[3e30], [5.0], [0.0]])  # by hand: sqrt(1 + 4 + 4) = 3, sqrt(9 + 16) = 5
+    if kind == "rms":
+        lengths = lengths / np.sqrt(3.0)
+    out = normalize(torch.tensor(big, dtype=torch.float32), kind).numpy()
+    np.testing.assert_allclose(out, big / (lengths + 1e-4), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("kind", ["l2", "rms"])
+def test_normalize_gradient_is_the_plain_formulas(kind):
+    # The overflow-safe length has its own backward: it must give what autograd gives for the plain formula.
+    x = torch.tensor(np.random.default_rng(5).normal(size=(4, 6)), requires_grad=True)
+    x_zero = torch.zeros(1, 6, dtype=torch.float64, requires_grad=True)  # an all-zero row: gradient 1 / eps
+    weights = torch.tensor(np.random.default_rng(6).normal(size=(5, 6)))
+    (normalize(torch.cat([x, x_zero]), kind) * weights).sum().backward()
+    plain_x = x.detach().clone().requires_grad_(True)
+    length = plain_x.norm(dim=1, keepdim=True) / (6**0.5 if kind == "rms" else 1.0)
+    (plain_x / (length + 1e-4) * weights[:4]).sum().backward()
+    torch.testing.assert_close(x.grad, plain_x.grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(x_zero.grad, weights[4:] / 1e-4, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(("kind", "expected"), [("mean", 300.0**2), ("sum", 4 * 300.0**2)])
+def test_goodness_of_half_precision_activities_does_not_overflow(kind, expected):
+    # 300**2 = 90000 is above float16's largest value (65504): squares in float16 are inf.
+    g = goodness(torch.full((2, 4), 300.0, dtype=torch.float16), kind)
+    assert g.dtype == torch.float32
+    assert g.tolist() == [expected, expected]
+    assert goodness(torch.full((1, 4), 300.0, dtype=torch.bfloat16), kind).dtype == torch.float32
+    assert goodness(torch.ones(1, 4, dtype=torch.float64), kind).dtype == torch.float64
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("which", ["g_pos", "g_neg"])
+def test_ff_loss_refuses_nan_or_infinite_goodness(bad, which):
+    g = {"g_pos": torch.tensor([2.0, 1.0]), "g_neg": torch.tensor([0.5, 1.0])}
+    g[which][1] = bad
+    with pytest.raises(ValueError, match=f"{which} contains NaN or infinite"):
+        ff_loss(g["g_pos"], g["g_neg"], 1.5)
+
+
+# ---------------------------------------------------------------- NumPy arrays torch cannot share
+
+
+def _awkward_arrays(array: np.ndarray) -> dict:
+    """The same values in layouts that torch.from_numpy refuses: reversed rows, big-endian bytes."""
+    reversed_view = np.flip(np.flip(array, 0).copy(), 0)  # the original order, as a negative-stride view
+    assert any(stride < 0 for stride in reversed_view.strides)
+    big_endian = array.astype(array.dtype.newbyteorder(">"))
+    assert not big_endian.dtype.isnative
+    return {"reversed": reversed_view, "big-endian": big_endian}
+
+
+@pytest.mark.parametrize("layout", ["reversed", "big-endian"])
+def test_numpy_inputs_torch_cannot_share_are_copied_not_refused(layout):
+    rng = np.random.default_rng(8)
+    x = rng.uniform(0.1, 1.0, size=(4, 12)).astype(np.float32)
+    labels = np.array([3, 0, 9, 5])
+    x_awkward, labels_awkward = _awkward_arrays(x)[layout], _awkward_arrays(labels)[layout]
+    np.testing.assert_array_equal(as_features(x_awkward).numpy(), x)
+    np.testing.assert_array_equal(as_labels(labels_awkward, 10).numpy(), labels)
+    expected = x.copy()
+    expected[:, :10] = 0
+    expected[np.arange(4), labels] = x.max(axis=1)
+    np.testing.assert_array_equal(overlay_labels(x_awkward, labels_awkward).numpy(), expected)
+    scores = rng.normal(size=(4, 10)).astype(np.float32)
+    generator = torch.Generator().manual_seed(1)
+    negatives = hard_negative_labels(_awkward_arrays(scores)[layout], labels_awkward, generator=generator)
+    assert not torch.any(negatives == torch.from_numpy(labels))
+
+
+def test_a_numpy_array_torch_can_share_is_not_copied():
+    x = np.random.default_rng(9).uniform(size=(3, 5)).astype(np.float32)
+    assert as_features(x).data_ptr() == x.ctypes.data
+
+
+# ---------------------------------------------------------------- integer scores, blank samples
+
+
+def test_hard_negatives_accept_integer_scores():
+    # The same draw as the float test above, from int64 scores: p(c) ~ exp(s_c) over the wrong labels.
+    generator = torch.Generator().manual_seed(3)
+    labels = torch.zeros(20000, dtype=torch.long)
+    scores = torch.tensor([[100, 2, 0, -50]]).repeat(20000, 1)
+    negatives = hard_negative_labels(scores, labels, temperature=1.0, generator=generator)
+    assert not torch.any(negatives == 0)
+    share = torch.bincount(negatives, minlength=4).float() / 20000
+    expected = np.exp([2.0, 0.0, -50.0]) / np.exp([2.0, 0.0, -50.0]).sum()
+    np.testing.assert_allclose(share[1:].numpy(), expected, atol=0.01)
+
+
+@pytest.mark.parametrize(
+    ("scores", "error", "match"),
+    [
+        (torch.ones(2, 3, dtype=torch.bool), TypeError, "real numbers"),
+        (torch.ones(2, 3, dtype=torch.complex64), TypeError, "real numbers"),
+        ([[0.0, 1.0], [1.0, 0.0]], TypeError, "torch.Tensor or numpy array"),
+        (torch.ones(2), ValueError, r"shape \(N, num_classes\)"),
+        (torch.ones(2, 1), ValueError, "num_classes >= 2"),
+    ],
+)
+def test_hard_negatives_refuse_scores_that_are_not_a_real_matrix(scores, error, match):
+    with pytest.raises(error, match=match):
+        hard_negative_labels(scores, torch.tensor([0, 0]))
+
+
+def test_one_blank_image_in_a_batch_is_refused_with_on_value_max():
+    # One all-zero sample among normal ones would carry its label as 0: the same input for every label.
+    x = torch.rand(5, 20, generator=torch.Generator().manual_seed(0)) + 0.1
+    x[2] = 0.0
+    with pytest.raises(ValueError, match=r"1 sample\(s\) \(the first is sample 2\) have no positive value"):
+        overlay_labels(x, torch.tensor([0, 1, 2, 3, 4]), on_value="max")
+    out = overlay_labels(x, torch.tensor([0, 1, 2, 3, 4]), on_value=1.0)  # a constant on value keeps it
+    assert out[2, 2] == 1.0 and out[2].sum() == 1.0

@@ -112,3 +112,7 @@ def test_peak_saved_bytes_refuses_bad_arguments():
         peak_saved_bytes("backprop", 2, rows=5)
     with pytest.raises(ValueError, match="depth"):
         peak_saved_bytes("backprop", 0)
+    with pytest.raises(ValueError, match=r"seed must be <= 9223372036854775807"):
+        peak_saved_bytes("backprop", 1, width=2, rows=2, in_features=2, seed=2**63)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        peak_saved_bytes("backprop", 1, width=2, rows=2, in_features=2, seed=1.0)

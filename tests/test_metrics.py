@@ -61,7 +61,9 @@ def test_two_dimensional_labels_are_rejected():
         confusion_matrix(np.eye(3, dtype=int), [0, 1, 2], 3)
 
 
-@pytest.mark.parametrize("num_classes", [0, -1, 2.0, True])
-def test_bad_num_classes_is_rejected(num_classes):
-    with pytest.raises(ValueError, match="num_classes"):
+@pytest.mark.parametrize(
+    ("num_classes", "error"), [(0, ValueError), (-1, ValueError), (2.0, TypeError), (True, TypeError)]
+)
+def test_bad_num_classes_is_rejected(num_classes, error):
+    with pytest.raises(error, match="num_classes"):
         confusion_matrix([0], [0], num_classes)

@@ -101,8 +101,43 @@ def test_seed_everything_makes_draws_repeatable():
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first  # noqa: NPY002
 
 
+def _global_draws() -> tuple:
+    import random
+
+    import numpy as np
+    import torch
+
+    return random.random(), np.random.rand(), torch.rand(1).item()  # noqa: NPY002
+
+
+@pytest.mark.parametrize("numpy_int", ["int64", "uint32", "int8"])
+def test_seed_everything_takes_numpy_integers_as_the_same_seed(numpy_int):
+    import numpy as np
+
+    ffbook.seed_everything(3)
+    expected = _global_draws()
+    ffbook.seed_everything(np.dtype(numpy_int).type(3))
+    assert _global_draws() == expected
+
+
+@pytest.mark.parametrize("seed", [2**32, 2**40 + 7, 2**63 - 1])
+def test_seed_everything_takes_every_seed_up_to_2_to_the_63(seed):
+    # NumPy's global generator takes 32 bits only, and torch's CPU generator uses the low 32 bits:
+    # a large seed must still be repeatable and must not act as the small seed seed % 2**32.
+    import random
+
+    ffbook.seed_everything(seed)
+    first = _global_draws()
+    ffbook.seed_everything(seed)
+    assert _global_draws() == first
+    random.seed(seed)
+    assert random.random() == first[0]  # Python's generator takes the seed itself
+    ffbook.seed_everything(seed % 2**32)
+    assert all(cut != full for cut, full in zip(_global_draws(), first, strict=True))
+
+
 @pytest.mark.parametrize(
-    ("seed", "error"), [(1.5, TypeError), (True, TypeError), (-1, ValueError), (2**32, ValueError)]
+    ("seed", "error"), [(1.5, TypeError), (True, TypeError), ("3", TypeError), (-1, ValueError), (2**63, ValueError)]
 )
 def test_seed_everything_rejects_bad_seeds(seed, error):
     with pytest.raises(error, match="seed"):

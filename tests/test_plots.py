@@ -80,6 +80,62 @@ def test_confusion_matrix_rejects_bad_input():
         plot_confusion_matrix(np.zeros((3, 3), dtype=int), ["a", "b"])
 
 
+@pytest.mark.parametrize(
+    ("matrix", "error", "match"),
+    [
+        (np.zeros((0, 0), dtype=int), ValueError, r"matrix must have at least one entry, got .* shape \(0, 0\)"),
+        (np.zeros(3, dtype=int), ValueError, "matrix must be 2-D"),
+        (np.array([[1, -1], [0, 2]]), ValueError, "matrix must hold counts or rates >= 0"),
+        (np.array([[1.0, np.nan], [0.0, 2.0]]), ValueError, "matrix must contain only finite values"),
+        (np.array([["a", "b"], ["c", "d"]]), TypeError, "matrix must be"),
+        (None, TypeError, "matrix must be"),
+    ],
+)
+def test_confusion_matrix_refuses_what_is_not_a_table_of_counts(matrix, error, match):
+    figures = plt.get_fignums()
+    with pytest.raises(error, match=match):
+        plot_confusion_matrix(matrix)
+    assert plt.get_fignums() == figures  # refused before anything is drawn
+
+
+def test_confusion_matrix_of_one_class_and_of_rates_is_drawn():
+    ax = plot_confusion_matrix([[7]])
+    assert [t.get_text() for t in ax.texts] == ["7"]
+    plt.close(ax.figure)
+    ax = plot_confusion_matrix(np.array([[0.75, 0.25], [0.0, 1.0]]))
+    assert sorted(t.get_text() for t in ax.texts) == ["0.0", "0.25", "0.75", "1.0"]
+    plt.close(ax.figure)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"threshold": -1.0}, ValueError, "threshold must be a finite number >= 0, got -1.0"),
+        ({"threshold": float("inf")}, ValueError, "threshold must be a finite number"),
+        ({"threshold": "1.5"}, TypeError, "threshold must be a real number"),
+        ({"bins": 0}, ValueError, "bins must be >= 1, got 0"),
+        ({"bins": -3}, ValueError, "bins must be >= 1"),
+        ({"bins": 2.5}, TypeError, "bins must be an int"),
+    ],
+)
+def test_threshold_effect_refuses_a_negative_threshold_and_no_bins(kwargs, error, match):
+    from ffbook.plots import plot_threshold_effect
+
+    arguments = {"g_pos": [3.0, 2.5], "g_neg": [0.5, 1.0], "threshold": 1.5, **kwargs}
+    figures = plt.get_fignums()
+    with pytest.raises(error, match=match):
+        plot_threshold_effect(**arguments)
+    assert plt.get_fignums() == figures
+
+
+def test_threshold_effect_draws_the_edge_cases_it_accepts():
+    from ffbook.plots import plot_threshold_effect
+
+    fig = plot_threshold_effect([3.0, 2.5], [0.5, 1.0], threshold=0.0, bins=np.int64(1))  # theta = 0: all above
+    assert len(fig.axes[0].patches) == 2  # one bin per kind of data
+    plt.close(fig)
+
+
 # --- Training vs test curves, and the inputs each unit prefers ----------------------------------------------------
 
 from ffbook.plots import plot_train_test_curves, plot_unit_preferences, top_activating  # noqa: E402
@@ -126,10 +182,12 @@ def test_top_activating_ranks_inputs_per_unit_with_stable_ties():
 def test_top_activating_rejects_bad_input():
     with pytest.raises(ValueError, match="shape"):
         top_activating(np.zeros(3), 1)
-    with pytest.raises(ValueError, match="top must be an int between 1 and 2"):
+    with pytest.raises(ValueError, match="top must be <= 2"):
         top_activating(np.zeros((2, 3)), 3)
-    with pytest.raises(ValueError, match="top must be"):
+    with pytest.raises(ValueError, match="top must be >= 1"):
         top_activating(np.zeros((2, 3)), 0)
+    with pytest.raises(TypeError, match="top must be an int"):
+        top_activating(np.zeros((2, 3)), 1.0)
 
 
 def test_unit_preferences_show_each_units_best_inputs_with_their_activation():

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -45,6 +46,32 @@ def test_derivative_explorer_rejects_bad_input():
         derivative_explorer(np.sin, np.cos, h=-1.0)
     with pytest.raises(TypeError, match="callable"):
         derivative_explorer("sin", np.cos)
+    with pytest.raises(TypeError, match="x must be a real number"):
+        derivative_explorer(np.sin, np.cos, x="1")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"x": 10.0}, r"x must be <= 3.0, got 10.0"),
+        ({"x": -3.5}, r"x must be >= -3.0, got -3.5"),
+        ({"h": 100.0}, r"h must be in \[0.001, 3.16\] \(the slider's range\), got 100.0"),
+        ({"h": 1e-4}, r"h must be in \[0.001, 3.16\] \(the slider's range\), got 0.0001"),
+    ],
+)
+def test_derivative_explorer_refuses_a_start_outside_its_sliders(kwargs, match):
+    # A slider would silently move such a value to its nearest end (x = 10 would show x = 3).
+    with pytest.raises(ValueError, match=match):
+        derivative_explorer(np.sin, np.cos, **kwargs)
+
+
+def test_derivative_explorer_starts_at_the_ends_of_its_sliders():
+    for x, h in ((3.0, 1e-3), (-3.0, 10**0.5), (np.float32(0.5), np.int64(1))):
+        explorer = derivative_explorer(np.sin, np.cos, x=x, h=h)
+        sliders = {w.description: w for w in explorer.children if hasattr(w, "description") and w.description}
+        assert sliders["x"].value == pytest.approx(float(x))
+        assert sliders["log10 h"].value == pytest.approx(math.log10(h))
+        plt.close("all")
 
 
 # ---------------------------------------------------------------- the Forward-Forward threshold

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ffbook._validate import check_int, check_real
+from ffbook._validate import check_int, check_int_sequence, check_real, small_seed
 
 from .core import as_features, as_labels, check_seed
 from .train import History
@@ -23,13 +23,13 @@ __all__ = ["backprop_mlp", "train_backprop"]
 
 def backprop_mlp(dims: Sequence[int], num_classes: int = 10, seed: int = 0) -> nn.Sequential:
     """``dims[0]`` inputs, ReLU hidden layers ``dims[1:]``, then a linear layer to ``num_classes`` logits."""
-    if isinstance(dims, str) or not isinstance(dims, Sequence) or len(dims) < 2:
-        raise ValueError(f"dims must list at least two positive ints, got {dims!r}")
-    dims = [check_int(f"dims[{i}]", d, min=1) for i, d in enumerate(dims)]
+    dims = check_int_sequence("dims", dims, min=1)  # a list, tuple or 1-D array
+    if len(dims) < 2:
+        raise ValueError(f"dims must list at least two positive ints, got {list(dims)}")
     num_classes = check_int("num_classes", num_classes, min=2)
     seed = check_seed(seed)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.manual_seed(small_seed(seed, 32))  # the CPU generator keeps 32 bits of a seed
         layers: list[nn.Module] = []
         for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
             layers += [nn.Linear(d_in, d_out), nn.ReLU()]
@@ -65,7 +65,7 @@ def train_backprop(
     y_test = as_labels(y_test, 10, num_samples=x_test.shape[0], device=device)
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(small_seed(seed, 32))
     history = History(step="eager")
     for epoch in range(epochs):
         start = time.perf_counter()

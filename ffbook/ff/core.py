@@ -9,13 +9,12 @@ $G < \\theta$ for negative (real image, wrong label) data.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ffbook._validate import check_int, check_real
+from ffbook import _validate
+from ffbook._validate import check_int, check_real, native_array
 
 __all__ = [
     "check_seed",
@@ -34,8 +33,8 @@ MAX_SEED = 2**63 - 1
 
 
 def check_seed(seed) -> int:
-    """A seed: an int in [0, 2**63 - 1] (what ``torch.Generator.manual_seed`` takes)."""
-    return check_int("seed", seed, min=0, max=MAX_SEED)
+    """A seed: an int (NumPy's included) in [0, 2**63 - 1] (what ``torch.Generator.manual_seed`` takes)."""
+    return _validate.check_seed("seed", seed)
 NORM_KINDS = ("l2", "rms")
 
 
@@ -43,10 +42,11 @@ def as_features(x, name: str = "x", num_features: int | None = None) -> torch.Te
     """Check a batch of samples and return it as a float tensor of shape (N, D).
 
     Images of shape (N, H, W) are flattened. Integer data is refused (scale it yourself,
-    e.g. ``x / 255``), and so are empty batches and NaN or infinite values.
+    e.g. ``x / 255``), and so are empty batches and NaN or infinite values. A NumPy array is
+    shared, or copied when PyTorch cannot share it (a reversed view, a big-endian array).
     """
     if isinstance(x, np.ndarray):
-        x = torch.from_numpy(x)
+        x = torch.from_numpy(native_array(x))
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}")
     if x.ndim < 2:
@@ -64,18 +64,14 @@ def as_features(x, name: str = "x", num_features: int | None = None) -> torch.Te
 
 
 def _check_num_classes(num_classes: int) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
-        raise TypeError(f"num_classes must be an int, got {type(num_classes).__name__}")
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2 (a wrong label must exist), got {num_classes}")
-    return int(num_classes)
+    return check_int("num_classes", num_classes, min=2)  # 2 at least: a wrong label must exist
 
 
 def as_labels(labels, num_classes: int, num_samples: int | None = None, device=None) -> torch.Tensor:
     """Check integer class labels in ``[0, num_classes)`` and return them as an int64 tensor (N,)."""
     num_classes = _check_num_classes(num_classes)
     if isinstance(labels, np.ndarray):
-        labels = torch.from_numpy(labels)
+        labels = torch.from_numpy(native_array(labels))
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"labels must be a torch.Tensor or numpy array, got {type(labels).__name__}")
     if labels.ndim != 1:
@@ -102,11 +98,8 @@ def _on_values(x: torch.Tensor, on_value) -> torch.Tensor:
         if on_value != "max":
             raise ValueError(f"on_value must be 'max' or a positive number, got {on_value!r}")
         return x.amax(dim=1)
-    if isinstance(on_value, bool) or not isinstance(on_value, numbers.Real):
-        raise TypeError(f"on_value must be 'max' or a number, got {type(on_value).__name__}")
-    if not (np.isfinite(on_value) and on_value > 0):
-        raise ValueError(f"on_value must be a positive finite number, got {on_value}")
-    return torch.full((x.shape[0],), float(on_value), dtype=x.dtype, device=x.device)
+    on_value = check_real("on_value", on_value, positive=True, hint=" or 'max'")
+    return torch.full((x.shape[0],), on_value, dtype=x.dtype, device=x.device)
 
 
 def check_on_value_input(x: torch.Tensor, on_value, name: str = "x") -> None:
@@ -165,12 +158,19 @@ def hard_negative_labels(
 ) -> torch.Tensor:
     """Sample wrong labels the network currently likes: $p(c) \\propto e^{s_c / T}$ over $c \\ne y$.
 
-    ``scores`` is (N, C), e.g. the goodness of every label from ``FFNet.goodness_per_label``.
+    ``scores`` is (N, C), e.g. the goodness of every label from ``FFNet.goodness_per_label``:
+    a tensor or NumPy array of real numbers (integer scores are converted to float).
     The true label gets probability exactly 0, as in Hinton's Matlab code, which draws each
     negative label from the network's own predictions with the correct answer masked out.
     """
-    if not isinstance(scores, torch.Tensor) or scores.ndim != 2 or not scores.dtype.is_floating_point:
-        raise ValueError("scores must be a 2-D floating-point tensor (N, num_classes)")
+    if isinstance(scores, np.ndarray):
+        scores = torch.from_numpy(native_array(scores))
+    if not isinstance(scores, torch.Tensor):
+        raise TypeError(f"scores must be a torch.Tensor or numpy array (N, num_classes), got {type(scores).__name__}")
+    if scores.dtype == torch.bool or scores.dtype.is_complex:
+        raise TypeError(f"scores must hold real numbers, got dtype {scores.dtype}")
+    if scores.ndim != 2 or scores.shape[1] < 2:
+        raise ValueError(f"scores must have shape (N, num_classes) with num_classes >= 2, got {tuple(scores.shape)}")
     temperature = check_real("temperature", temperature, positive=True)
     if not bool(torch.isfinite(scores).all()):
         raise ValueError("scores contains NaN or infinite values")
@@ -197,11 +197,14 @@ def goodness(h: torch.Tensor, kind: str = "mean") -> torch.Tensor:
     """Goodness of each sample's activities.
 
     ``"mean"``: $G = \\frac1H \\sum_j h_j^2$; ``"sum"``: $G = \\sum_j h_j^2$.
+
+    Computed in float32 at least (float64 for float64 activities): in float16 a square overflows
+    to inf from $|h_j| \\approx 256$ on. The result has that dtype.
     """
     if kind not in GOODNESS_KINDS:
         raise ValueError(f"goodness kind must be one of {GOODNESS_KINDS}, got {kind!r}")
     _check_activities(h, "h")
-    squares = h.square()
+    squares = h.to(torch.promote_types(h.dtype, torch.float32)).square()
     return squares.mean(dim=1) if kind == "mean" else squares.sum(dim=1)
 
 
@@ -214,6 +217,10 @@ def ff_loss(g_pos: torch.Tensor, g_neg: torch.Tensor, threshold: float, sharpnes
     It is the logistic loss of $p(\\text{positive}) = \\sigma(k\\,(G - \\theta))$; the slope $k$
     (``sharpness``, 1 in the paper's formula) sets how far from $\\theta$ a sample must be before
     it stops counting. A sum of squares over $H$ units is the mean with $k = H$.
+
+    NaN or infinite goodness is refused (it would make the loss NaN or inf). That check reads the
+    values, a host sync on a GPU: a training step calls the unchecked formula instead. Inside a
+    CUDA-graph capture or ``torch.compile`` tracing, where no value can be read, it is skipped.
     """
     if not isinstance(g_pos, torch.Tensor) or not isinstance(g_neg, torch.Tensor):
         raise TypeError("g_pos and g_neg must be torch tensors of per-sample goodness")
@@ -223,7 +230,34 @@ def ff_loss(g_pos: torch.Tensor, g_neg: torch.Tensor, threshold: float, sharpnes
     sharpness = check_real("sharpness", sharpness, positive=True)
     if g_pos.numel() == 0 or g_neg.numel() == 0:
         raise ValueError("g_pos and g_neg must not be empty")
+    if not ((g_pos.is_cuda and torch.cuda.is_current_stream_capturing()) or torch.compiler.is_compiling()):
+        finite = torch.stack([torch.isfinite(g_pos).all(), torch.isfinite(g_neg).all()]).tolist()  # one sync
+        for name, ok in zip(("g_pos", "g_neg"), finite, strict=True):
+            if not ok:
+                raise ValueError(f"{name} contains NaN or infinite goodness values; the loss would be NaN or inf")
     return F.softplus(sharpness * torch.cat([threshold - g_pos, g_neg - threshold])).mean()
+
+
+class _RowLength(torch.autograd.Function):
+    """Each row's 2-norm $\\lVert x \\rVert_2 = s \\lVert x / s \\rVert_2$, $s = \\max_j |x_j|$: no overflow.
+
+    Its gradient is $x / \\lVert x \\rVert_2$ (0 for an all-zero row). Backward keeps only ``x`` and
+    the lengths, as ``x.norm`` does: the scaled copy $x / s$ is not saved, so a training step keeps
+    no more memory for backward than with the plain norm.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        scale = x.abs().amax(dim=1, keepdim=True)
+        scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # an all-zero row has length 0
+        length = scale * (x / scale).norm(dim=1, keepdim=True)
+        ctx.save_for_backward(x, length)
+        return length
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        x, length = ctx.saved_tensors
+        return grad * (x / torch.where(length > 0, length, torch.ones_like(length)))
 
 
 def normalize(x: torch.Tensor, kind: str = "l2", eps: float = 1e-4) -> torch.Tensor:
@@ -232,12 +266,15 @@ def normalize(x: torch.Tensor, kind: str = "l2", eps: float = 1e-4) -> torch.Ten
     ``"l2"``: $x / (\\lVert x \\rVert_2 + \\epsilon)$ (the keras.io example);
     ``"rms"``: $x / (\\sqrt{\\tfrac1D \\sum_j x_j^2} + \\epsilon)$, the same direction scaled so that
     entries are of order 1 whatever the width (the paper's and loeweX's choice).
+
+    The length is computed as $s\\,\\lVert x / s \\rVert_2$ with $s = \\max_j |x_j|$, so rows with large
+    entries (about 1e19 and up in float32) do not overflow to inf.
     """
     if kind not in NORM_KINDS:
         raise ValueError(f"norm kind must be one of {NORM_KINDS}, got {kind!r}")
     _check_activities(x, "x")
     check_real("eps", eps, positive=True)
-    length = x.norm(dim=1, keepdim=True)
+    length = _RowLength.apply(x)
     if kind == "rms":
         length = length / x.shape[1] ** 0.5
     return x / (length + eps)

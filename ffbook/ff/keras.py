@@ -35,7 +35,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from ffbook._validate import check_int, check_real
+from ffbook._validate import (
+    MAX_SEED,
+    check_array,
+    check_choice,
+    check_int,
+    check_int_sequence,
+    check_real,
+    check_seed,
+    small_seed,
+)
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -69,22 +78,6 @@ def _check_backend() -> str:
     return backend
 
 
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return int(value)
-
-
-def _check_threshold(threshold) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not np.isfinite(threshold):
-        raise TypeError(f"threshold must be a finite real number, got {threshold!r}")
-    if threshold <= 0:
-        raise ValueError(f"threshold must be positive (goodness is never negative), got {threshold}")
-    return float(threshold)
-
-
 def l2_normalize(x, eps: float = NORM_EPS):
     """Divide each row by its length: $\\hat x = x / (\\lVert x\\rVert_2 + \\varepsilon)$.
 
@@ -107,7 +100,7 @@ def ff_loss(g_pos, g_neg, threshold: float = DEFAULT_THRESHOLD, sharpness: float
     without overflow. A larger $k$ is the logistic $p = \\sigma(k(G - \\theta))$ made steeper, as
     in ``ffbook.ff.ff_loss``.
     """
-    threshold = _check_threshold(threshold)
+    threshold = check_real("threshold", threshold, positive=True)
     sharpness = check_real("sharpness", sharpness, positive=True)
     goodness = ops.concatenate([g_pos, g_neg], axis=0)
     signs = ops.concatenate([-ops.ones_like(g_pos), ops.ones_like(g_neg)], axis=0)
@@ -156,7 +149,7 @@ class NumpyGlorotUniform(keras.initializers.Initializer):
     """
 
     def __init__(self, seed: int) -> None:
-        self.seed = check_int("seed", seed, min=0)
+        self.seed = check_seed("seed", seed)
 
     def __call__(self, shape, dtype=None):
         fan_in, fan_out = shape[0], shape[-1]
@@ -194,9 +187,9 @@ class FFDense(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.units = _check_positive_int("units", units)
-        self.num_epochs = _check_positive_int("num_epochs", num_epochs)
-        self.threshold = _check_threshold(threshold)
+        self.units = check_int("units", units, min=1)
+        self.num_epochs = check_int("num_epochs", num_epochs, min=1)
+        self.threshold = check_real("threshold", threshold, positive=True)
         self.sharpness = check_real("sharpness", sharpness, positive=True)
         if init_optimizer is None:
             init_optimizer = _default_optimizer
@@ -316,11 +309,10 @@ def _default_optimizer() -> keras.optimizers.Optimizer:
 
 
 def _check_dims(dims) -> list[int]:
-    if isinstance(dims, (str, bytes)) or not isinstance(dims, Sequence):
-        raise TypeError(f"dims must be a sequence of layer widths such as [784, 500, 500], got {type(dims).__name__}")
+    dims = list(check_int_sequence("dims", dims, min=1, nonempty=False))  # a list, tuple or 1-D array
     if len(dims) < 2:
-        raise ValueError(f"dims must list the input width and at least one layer width (length >= 2), got {list(dims)}")
-    return [_check_positive_int(f"dims[{i}]", d) for i, d in enumerate(dims)]
+        raise ValueError(f"dims must list the input width and at least one layer width (length >= 2), got {dims}")
+    return dims
 
 
 def _check_labels_array(y, num_samples: int | None, num_classes: int, name: str = "y") -> np.ndarray:
@@ -370,16 +362,12 @@ def _concrete_values(y) -> np.ndarray | None:
 
 
 def _as_feature_array(x, width: int, name: str = "x") -> np.ndarray:
-    x = np.asarray(x)
+    x = check_array(name, x, dtype=np.float32)  # real numbers, finite, at least one
     if x.ndim < 2:
         raise ValueError(f"{name} must have shape (N, {width}) or (N, H, W), got shape {x.shape}")
     x = x.reshape(x.shape[0], -1)
     if x.shape[1] != width:
         raise ValueError(f"{name} must have {width} features per sample (dims[0]), got {x.shape[1]}")
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}")
-    x = x.astype("float32")
-    _check_finite(x, name)
     blank = x.max(axis=1) <= 0
     if blank.any():
         raise ValueError(
@@ -421,22 +409,18 @@ class FFNetwork(keras.Model):
     ):
         super().__init__(**kwargs)
         self.dims = _check_dims(dims)
-        if negative_labels not in NEGATIVE_LABELS:
-            raise ValueError(f"negative_labels must be one of {NEGATIVE_LABELS}, got {negative_labels!r}")
-        self.negative_labels = negative_labels
-        self.num_classes = _check_positive_int("num_classes", num_classes)
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be at least 2 (a wrong label must exist), got {num_classes}")
+        self.negative_labels = check_choice("negative_labels", negative_labels, NEGATIVE_LABELS)
+        self.num_classes = check_int("num_classes", num_classes, min=2)  # 2 at least: a wrong label must exist
         if self.dims[0] < self.num_classes:
             raise ValueError(f"dims[0] = {self.dims[0]} leaves no room for a {self.num_classes}-pixel label overlay")
-        check_int("seed", seed, min=0)
-        self.threshold = _check_threshold(threshold)
+        self.seed = check_seed("seed", seed)
+        self.threshold = check_real("threshold", threshold, positive=True)
         self.sharpness = check_real("sharpness", sharpness, positive=True)
-        self.seed = int(seed)
         self.ff_layers = [
             FFDense(
                 units,
-                kernel_initializer=NumpyGlorotUniform(self.seed + i),
+                # layer i draws from seed + i (wrapping round past the largest seed, 2**63 - 1)
+                kernel_initializer=NumpyGlorotUniform((self.seed + i) % (MAX_SEED + 1)),
                 init_optimizer=init_layer_optimizer,
                 loss_metric=keras.metrics.Mean(name=f"ff_loss_{i}"),
                 num_epochs=num_epochs,
@@ -446,7 +430,8 @@ class FFNetwork(keras.Model):
             )
             for i, units in enumerate(self.dims[1:])
         ]
-        self.label_seed = keras.random.SeedGenerator(int(seed))
+        # Keras' SeedGenerator takes seeds below 2**31 on the PyTorch backend: a larger one is derived.
+        self.label_seed = keras.random.SeedGenerator(small_seed(self.seed, 31))
 
     def build(self, input_shape=None):
         width = self.dims[0]
@@ -537,15 +522,20 @@ class FFNetwork(keras.Model):
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
         """Keras ``fit``; with arrays, ``batch_size=None`` means one batch of all samples (the recipe).
 
-        Arrays are checked first: ``x`` of shape (N, dims[0]) or (N, H, W), integer labels ``y``
-        in ``[0, num_classes)``. Other inputs (a ``tf.data.Dataset`` of ``(x, y)``) go to Keras as is.
+        ``epochs`` and ``batch_size`` (when given) are ints >= 1. Arrays and backend tensors are
+        checked first and trained on as NumPy arrays: ``x`` of shape (N, dims[0]) or (N, H, W), finite,
+        integer labels ``y`` in ``[0, num_classes)``. Other inputs (a ``tf.data.Dataset`` of ``(x, y)``)
+        go to Keras as is; their labels are checked only where they have values (eager PyTorch).
         """
         _check_backend()
-        if isinstance(x, np.ndarray):
+        epochs = check_int("epochs", epochs, min=1)
+        if batch_size is not None:
+            batch_size = check_int("batch_size", batch_size, min=1)
+        if isinstance(x, np.ndarray) or ops.is_tensor(x):
             if y is None:
                 raise ValueError("y (the labels) is required: Forward-Forward needs them to build positive data")
-            x = _as_feature_array(x, self.dims[0])
-            y = _check_labels_array(y, x.shape[0], self.num_classes)
+            x = _as_feature_array(_concrete_values(x), self.dims[0])
+            y = _check_labels_array(_concrete_values(y), x.shape[0], self.num_classes)
             if batch_size is None:
                 batch_size = x.shape[0]
             kwargs.setdefault("shuffle", False)
@@ -570,10 +560,8 @@ class FFNetwork(keras.Model):
         if kwargs:
             raise TypeError(f"FFNetwork.predict takes x and batch_size only, got {sorted(kwargs)}")
         _check_backend()
-        batch_size = _check_positive_int("batch_size", batch_size)
-        x = _as_feature_array(x, self.dims[0])
-        if x.shape[0] == 0:
-            raise ValueError("x is empty: nothing to predict")
+        batch_size = check_int("batch_size", batch_size, min=1)
+        x = _as_feature_array(x, self.dims[0])  # refuses an empty x: nothing to predict
         labels = []
         for start in range(0, x.shape[0], batch_size):
             scores = self.goodness_per_label(x[start : start + batch_size])

@@ -398,6 +398,130 @@ def test_wrong_width_and_labels_are_refused():
         layer.forward_forward(np.zeros((2, 7), "float32"), np.zeros((2, 7), "float32"))
 
 
+def _fit_data():
+    x = np.random.default_rng(10).uniform(0.1, 1.0, (20, 16)).astype("float32")
+    return x, np.arange(20) % 10
+
+
+@pytest.mark.parametrize("form", ["numpy", "backend tensor"])
+def test_fit_refuses_a_label_equal_to_num_classes_in_every_form(form):
+    # On TensorFlow, tensors went into the traced train_step unchecked: one_hot(10) is all zeros there.
+    x, y = _fit_data()
+    y[5] = 10
+    if form == "backend tensor":
+        x, y = ops.convert_to_tensor(x), ops.convert_to_tensor(y.astype("int32"))
+    net = FFNetwork([16, 8], num_epochs=1)
+    net.compile()
+    with pytest.raises(ValueError, match=r"y must lie in \[0, 9\], got values in \[0, 10\]"):
+        net.fit(x, y, verbose=0)
+
+
+def test_fit_trains_on_backend_tensors_as_on_arrays():
+    x, y = _fit_data()
+    losses = []
+    for data in ((x, y), (ops.convert_to_tensor(x), ops.convert_to_tensor(y.astype("int32")))):
+        net = FFNetwork([16, 8], num_epochs=2, seed=1)
+        net.compile()
+        losses.append(net.fit(*data, epochs=2, verbose=0).history["FinalLoss"])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"epochs": 0}, ValueError, "epochs must be >= 1, got 0"),
+        ({"epochs": -2}, ValueError, "epochs must be >= 1"),
+        ({"epochs": 1.5}, TypeError, "epochs must be an int"),
+        ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got 0"),
+        ({"batch_size": -1}, ValueError, "batch_size must be >= 1, got -1"),
+        ({"batch_size": 2.5}, TypeError, "batch_size must be an int"),
+    ],
+)
+def test_fit_refuses_no_epochs_and_empty_batches_before_training(kwargs, error, match):
+    x, y = _fit_data()
+    net = FFNetwork([16, 8], num_epochs=1)
+    net.compile()
+    net.build()
+    before = ops.convert_to_numpy(net.ff_layers[0].dense.kernel).copy()
+    with pytest.raises(error, match=match):
+        net.fit(x, y, verbose=0, **kwargs)
+    np.testing.assert_array_equal(ops.convert_to_numpy(net.ff_layers[0].dense.kernel), before)
+
+
+@pytest.mark.parametrize(
+    ("keras_call", "torch_call"),
+    [
+        (lambda x, y: FFNetwork([16, 8]).fit(x, y, epochs=1.5), lambda: _torch_config(epochs=1.5)),
+        (lambda x, y: FFNetwork([16, 8]).fit(x, y, epochs=0), lambda: _torch_config(epochs=0)),
+        (lambda x, y: FFNetwork([16, 8]).fit(x, y, batch_size=-4), lambda: _torch_config(batch_size=-4)),
+        (lambda x, y: FFNetwork([16, 8]).fit(np.full_like(x, np.nan), y), lambda: _torch_fit_on(np.nan)),
+        (lambda x, y: FFNetwork([16, 8], seed=-1), lambda: _torch_config(seed=-1)),
+        (lambda x, y: FFNetwork([16, 8], seed=2.0), lambda: _torch_config(seed=2.0)),
+        (lambda x, y: FFNetwork([16, 8], threshold=float("nan")), lambda: _torch_net(threshold=float("nan"))),
+        (lambda x, y: FFNetwork([16, 8], threshold="2"), lambda: _torch_net(threshold="2")),
+        (lambda x, y: FFNetwork([16, 8.0]), lambda: _torch_net(dims=[16, 8.0])),
+    ],
+    ids=["float epochs", "no epochs", "negative batch", "NaN input", "negative seed", "float seed",
+         "NaN threshold", "string threshold", "float width"],
+)
+def test_the_same_mistake_raises_the_same_error_type_as_pytorch_ff(keras_call, torch_call):
+    x, y = _fit_data()
+    with pytest.raises((TypeError, ValueError)) as torch_error:
+        torch_call()
+    with pytest.raises((TypeError, ValueError)) as keras_error:
+        keras_call(x, y)
+    assert keras_error.type is torch_error.type, (str(keras_error.value), str(torch_error.value))
+
+
+def _torch_config(**changes):
+    from ffbook.ff import FFConfig
+
+    return FFConfig(**changes)
+
+
+def _torch_net(dims=(16, 8), **kwargs):
+    from ffbook.ff import FFNet
+
+    return FFNet(list(dims), **kwargs)
+
+
+def _torch_fit_on(value):
+    from ffbook.ff import FFConfig, fit
+
+    x, y = _fit_data()
+    return fit(_torch_net(), FFConfig(epochs=1), np.full_like(x, value), y, progress=False)
+
+
+def _first_kernel(net: FFNetwork) -> np.ndarray:
+    net.build()
+    return ops.convert_to_numpy(net.ff_layers[0].dense.kernel)
+
+
+def test_dims_and_seed_may_be_numpy_values():
+    reference = FFNetwork([16, 8, 4], seed=3)
+    for dims in (np.array([16, 8, 4]), np.array([16, 8, 4], dtype=np.int32), (16, 8, 4)):
+        net = FFNetwork(dims, seed=np.int64(3))
+        assert net.dims == [16, 8, 4] and net.seed == 3 and type(net.seed) is int
+        np.testing.assert_array_equal(_first_kernel(net), _first_kernel(reference))
+    with pytest.raises(TypeError, match=r"dims\[0\] must be an int"):
+        FFNetwork(np.array([16.0, 8.0]))
+
+
+@pytest.mark.parametrize("seed", [2**31, 2**32 + 1, 2**63 - 1])
+def test_every_seed_up_to_2_to_the_63_minus_1_builds_and_trains(seed):
+    # Keras' SeedGenerator on PyTorch refused seeds from 2**31 on (int32); the label seed is derived.
+    x, y = _fit_data()
+    nets = [FFNetwork([16, 8], num_epochs=1, seed=seed) for _ in range(2)]
+    draws = [ops.convert_to_numpy(net.wrong_labels(ops.convert_to_tensor(y.astype("int32")))) for net in nets]
+    np.testing.assert_array_equal(draws[0], draws[1])  # reproducible
+    assert not np.any(draws[0] == y)
+    nets[0].compile()
+    nets[0].fit(x, y, verbose=0)
+    FFNetwork([16, 8, 8], seed=seed).build()  # layer 2 draws from seed + 1 (wrapping round past 2**63 - 1)
+    with pytest.raises(ValueError, match="seed must be <= 9223372036854775807"):
+        FFNetwork([16, 8], seed=2**63)
+
+
 # ---------------------------------------------------------------- the chapter's own code
 
 

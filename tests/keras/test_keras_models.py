@@ -136,6 +136,10 @@ def test_clean_training_metrics_rejects_mismatched_data():
         CleanTrainingMetrics(np.zeros((3, 2)), np.zeros((2, 2)))
     with pytest.raises(ValueError, match="at least one"):
         CleanTrainingMetrics(np.zeros((0, 2)), np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        CleanTrainingMetrics(np.zeros((3, 2)), np.zeros((3, 2)), batch_size=0)
+    with pytest.raises(TypeError, match="batch_size must be an int"):
+        CleanTrainingMetrics(np.zeros((3, 2)), np.zeros((3, 2)), batch_size=None)
 
 
 def _separable_problem():
@@ -184,10 +188,10 @@ def test_stop_at_accuracy_runs_every_epoch_when_the_target_is_out_of_reach():
 
 
 def test_stop_at_accuracy_rejects_bad_input():
-    for target in (0.0, 1.5, -0.2):
-        with pytest.raises(ValueError, match=r"target must be in \(0, 1\]"):
+    for target, words in ((0.0, "> 0"), (1.5, "<= 1.0"), (-0.2, "> 0"), (float("nan"), "> 0")):
+        with pytest.raises(ValueError, match=f"target must be .*{words}"):
             StopAtAccuracy(target)
-    with pytest.raises(TypeError, match="target must be a number"):
+    with pytest.raises(TypeError, match="target must be a real number"):
         StopAtAccuracy("1.0")
     with pytest.raises(TypeError, match="monitor must be"):
         StopAtAccuracy(1.0, monitor="")

@@ -330,7 +330,7 @@ def test_model_fit_solves_constrained_least_squares():
     "kwargs, error, words",
     [
         ({"ord": "l2"}, ValueError, "ord"),
-        ({"ord": None}, ValueError, "ord"),
+        ({"ord": None}, TypeError, "ord"),
         ({"lambda_": 0.0}, ValueError, "lambda_"),
         ({"lambda_": -1.0}, ValueError, "lambda_"),
         ({"lambda_": math.inf}, ValueError, "lambda_"),
@@ -341,6 +341,7 @@ def test_model_fit_solves_constrained_least_squares():
         ({"learning_rate": 1.5}, ValueError, "learning_rate"),
         ({"learning_rate": -0.1}, ValueError, "learning_rate"),
         ({"learning_rate": math.nan}, ValueError, "learning_rate"),
+        ({"learning_rate": True}, TypeError, "learning_rate must be a real number"),
         ({"epsilon": 0.0}, ValueError, "epsilon"),
         ({"epsilon": -1e-7}, ValueError, "epsilon"),
     ],
@@ -636,6 +637,7 @@ def test_normalized_sgd_matches_the_decay_free_part_of_conditional_gradient():
         ({"epsilon": -1e-7}, ValueError, "epsilon"),
         ({"epsilon": "1e-7"}, TypeError, "epsilon"),
         ({"epsilon": True}, TypeError, "epsilon"),
+        ({"learning_rate": True}, TypeError, "learning_rate must be a real number"),
     ],
 )
 def test_normalized_sgd_rejects_bad_arguments(kwargs, error, words):
