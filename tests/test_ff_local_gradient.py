@@ -7,20 +7,24 @@ import numpy as np
 import pytest
 import torch
 
-from ffbook.ff import FFLayer
+from ffbook.ff import FFLayer, FFNet
 from ffbook.memory import METHODS, SavedTensorMeter, peak_saved_bytes
 
 
-def hand_gradient(W, b, x_pos, x_neg, theta, eps=1e-4, k=1.0):
+def hand_gradient(W, b, x_pos, x_neg, theta, eps=1e-4, k=1.0, norm="l2"):
     """dL/dW, dL/db of one FF layer (torch's (out, in) weight layout), written from the maths.
 
-    x_hat = x / (|x| + eps); z = x_hat W^T + b; h = relu(z); G = mean_j h_j^2;
+    x_hat = x / (|x| + eps) (``norm="l2"``) or x / (|x| / sqrt(D) + eps) (``"rms"``);
+    z = x_hat W^T + b; h = relu(z); G = mean_j h_j^2;
     L = mean over all P + N rows of softplus(k (theta - G)) (positive) or softplus(k (G - theta))
     (negative), k the logistic's slope (``sharpness``).
     """
     x = np.concatenate([x_pos, x_neg])
     n_rows, num_pos = len(x), len(x_pos)
-    x_hat = x / (np.linalg.norm(x, axis=1, keepdims=True) + eps)
+    length = np.linalg.norm(x, axis=1, keepdims=True)
+    if norm == "rms":
+        length = length / np.sqrt(x.shape[1])
+    x_hat = x / (length + eps)
     z = x_hat @ W.T + b
     h = np.maximum(z, 0)
     G = (h**2).mean(axis=1)
@@ -31,23 +35,46 @@ def hand_gradient(W, b, x_pos, x_neg, theta, eps=1e-4, k=1.0):
     return delta.T @ x_hat, delta.sum(axis=0)  # BP4 and BP3 (summed over rows: L already averages)
 
 
-def _layer_and_data(seed=0, num_in=7, num_out=5, num_pos=4, num_neg=3, sharpness=1.0):
+def _layer_and_data(seed=0, num_in=7, num_out=5, num_pos=4, num_neg=3, sharpness=1.0, norm="l2"):
     torch.manual_seed(seed)
-    layer = FFLayer(num_in, num_out, threshold=0.2, sharpness=sharpness).double()
+    layer = FFLayer(num_in, num_out, threshold=0.2, sharpness=sharpness, norm=norm).double()
     rng = np.random.default_rng(seed)
     return layer, rng.normal(size=(num_pos, num_in)), rng.normal(size=(num_neg, num_in))
 
 
-@pytest.mark.parametrize("seed, sharpness", [(0, 1.0), (1, 1.0), (2, 1.0), (0, 10.0)])
-def test_hand_formula_equals_autograd_on_fflayer(seed, sharpness):
-    layer, x_pos, x_neg = _layer_and_data(seed, sharpness=sharpness)
+@pytest.mark.parametrize(
+    "seed, sharpness, norm", [(0, 1.0, "l2"), (1, 1.0, "l2"), (2, 1.0, "l2"), (0, 10.0, "l2"), (0, 1.0, "rms")]
+)
+def test_hand_formula_equals_autograd_on_fflayer(seed, sharpness, norm):
+    layer, x_pos, x_neg = _layer_and_data(seed, sharpness=sharpness, norm=norm)
     loss = layer.loss(torch.from_numpy(x_pos), torch.from_numpy(x_neg))
     loss.backward()
     W, b = layer.linear.weight.detach().numpy(), layer.linear.bias.detach().numpy()
-    dW, db = hand_gradient(W, b, x_pos, x_neg, layer.threshold, k=sharpness)
+    dW, db = hand_gradient(W, b, x_pos, x_neg, layer.threshold, k=sharpness, norm=norm)
     assert (dW != 0).any(), "a test where every unit is silent would prove nothing"
     np.testing.assert_allclose(dW, layer.linear.weight.grad.numpy(), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(db, layer.linear.bias.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_hand_formula_is_the_gradient_training_gives_each_layer_of_a_net():
+    """``FFNet.ff_terms`` (what the training step differentiates): layer k's gradient is the hand
+    formula's on layer k's own input (the detached activities of layer k-1), for every layer."""
+    torch.manual_seed(4)
+    net = FFNet([7, 6, 5, 4], threshold=0.2, sharpness=3.0, norm="l2", num_classes=3).double()
+    rng = np.random.default_rng(4)
+    x_pos, x_neg = rng.normal(size=(4, 7)), rng.normal(size=(3, 7))
+    total, _ = net.ff_terms(torch.from_numpy(x_pos), torch.from_numpy(x_neg))
+    total.backward()
+    inputs = [np.concatenate([x_pos, x_neg])]
+    with torch.no_grad():
+        for h in net(torch.from_numpy(inputs[0]))[:-1]:
+            inputs.append(h.numpy())
+    for layer, x in zip(net.layers, inputs, strict=True):
+        W, b = layer.linear.weight.detach().numpy(), layer.linear.bias.detach().numpy()
+        dW, db = hand_gradient(W, b, x[:4], x[4:], 0.2, k=3.0)
+        assert (dW != 0).any()
+        np.testing.assert_allclose(dW, layer.linear.weight.grad.numpy(), rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(db, layer.linear.bias.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
 def test_hand_formula_equals_finite_differences():

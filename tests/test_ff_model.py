@@ -1,4 +1,5 @@
-"""ffbook.ff.model: locality of the FF gradients, batched prediction vs a slow reference loop."""
+"""ffbook.ff.model: locality of the FF gradients, batched prediction vs a slow reference loop, the
+read-out, peer normalisation, and what a spec builds."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from ffbook.ff import FFLayer, FFNet, ff_loss, goodness, normalize, overlay_labels
+from ffbook.ff import FFLayer, FFNet, FFNetSpec, ff_loss, goodness, normalize, overlay_labels
 
 
 def _net(**kwargs) -> FFNet:
@@ -69,18 +70,24 @@ def test_no_grad_fn_crosses_a_layer_boundary():
         assert _parameters_reached(h) == own
 
 
-def test_layer_loss_equals_numpy():
+@pytest.mark.parametrize("sharpness", [1.0, 5.0])
+def test_layer_loss_equals_numpy(sharpness):
+    """The logistic of slope k on the mean of squares; with k = H (the width) it is Hinton's
+    sigma(sum of squares - H theta), so the NumPy reference is written with the sum."""
     torch.manual_seed(3)
-    layer = FFLayer(12, 5, threshold=0.7, goodness="sum", norm="rms").double()
+    layer = FFLayer(12, 5, threshold=0.7, sharpness=sharpness, norm="rms").double()
     rng = np.random.default_rng(5)
     x_pos, x_neg = rng.normal(size=(4, 12)), rng.normal(size=(3, 12))
     w, b = layer.linear.weight.detach().numpy(), layer.linear.bias.detach().numpy()
 
-    def np_goodness(x):
+    def np_sum_of_squares(x):
         x_hat = x / (np.sqrt(np.mean(x**2, axis=1, keepdims=True)) + 1e-4)
         return np.sum(np.maximum(x_hat @ w.T + b, 0) ** 2, axis=1)
 
-    u = np.concatenate([0.7 - np_goodness(x_pos), np_goodness(x_neg) - 0.7])
+    if sharpness == 5.0:  # k = H = 5: the logit is sum - 5 * theta
+        u = np.concatenate([5 * 0.7 - np_sum_of_squares(x_pos), np_sum_of_squares(x_neg) - 5 * 0.7])
+    else:  # k = 1: the logit is mean - theta
+        u = np.concatenate([0.7 - np_sum_of_squares(x_pos) / 5, np_sum_of_squares(x_neg) / 5 - 0.7])
     expected = np.mean(np.log1p(np.exp(u)))
     assert layer.loss(torch.tensor(x_pos), torch.tensor(x_neg)).item() == pytest.approx(expected, rel=1e-12)
 
@@ -101,9 +108,11 @@ def _slow_scores(net: FFNet, x: torch.Tensor) -> torch.Tensor:
     "options",
     [
         {},
-        {"norm": "rms", "goodness": "sum", "first_scored_layer": 1},
-        {"on_value": 1.0, "first_scored_layer": 2},
+        {"norm": "l2"},
+        {"norm": "rms", "sharpness": 16.0, "first_scored_layer": 1},
+        {"norm": "l2", "on_value": 1.0, "first_scored_layer": 2},
         {"norm": "rms", "on_value": 2.5},
+        {"norm": "rms", "eps": 0.5},  # a large epsilon: the one-matmul trick must add it as the forward pass does
     ],
 )
 def test_batched_prediction_equals_per_sample_per_label_loop(options):
@@ -126,20 +135,52 @@ def test_layer_goodness_per_layer():
 
 
 def test_readout_features_and_prediction():
-    net = _net(readout=True, first_scored_layer=1)
+    net = _net(readout="torch", first_scored_layer=1, norm="l2")
     x, _ = _batch()
     neutral = x.clone()
     neutral[:, :10] = x.amax(dim=1, keepdim=True) / 10
     activities = net(neutral)
     expected = torch.cat([normalize(h, "l2") for h in activities[1:]], dim=1)
     torch.testing.assert_close(net.readout_features(x), expected)
-    assert torch.equal(net.predict_readout(x), net.readout(expected).argmax(dim=1))
-    with pytest.raises(ValueError, match="readout=False"):
+    logits = net.readout(expected)
+    torch.testing.assert_close(net.readout_logits(x, batch_size=3), logits)
+    torch.testing.assert_close(net.readout_logits_of(x), logits)
+    torch.testing.assert_close(net.scores(x)["readout"], logits)
+    assert torch.equal(net.predict_readout(x), logits.argmax(dim=1))
+    with pytest.raises(ValueError, match="readout=None"):
         _net().predict_readout(x)
+    with pytest.raises(ValueError, match="readout=None"):
+        _net().readout_logits_of(x)
+    with pytest.raises(ValueError, match="30 features"):  # the checked entry point checks
+        net.readout_logits(x[:, :29])
+
+
+def test_the_two_readouts_hinton_zero_and_torch_default():
+    """``"zero"``: zero weights and no bias (Hinton's code), so every label starts equally likely;
+    ``"torch"``: nn.Linear's default, with a bias; the read-out reads the scored layers only."""
+    zero, default = _net(readout="zero", first_scored_layer=1), _net(readout="torch", first_scored_layer=1)
+    assert zero.readout.bias is None and not zero.readout.weight.any()
+    assert default.readout.bias is not None and default.readout.weight.abs().sum() > 0
+    assert zero.readout.in_features == default.readout.in_features == 12 + 8  # layers 1 and 2 of 30-16-12-8
+    x, _ = _batch()
+    torch.testing.assert_close(zero.readout_logits(x), torch.zeros(7, 10))
+    assert "readout" not in _net().scores(x)
+
+
+def test_scores_gives_every_rule_from_one_goodness_block():
+    net = _net(first_scored_layer=1).double()
+    x, y = _batch(n=5)
+    x = x.double()
+    scores = net.scores(x, batch_size=2)
+    per_label = torch.stack([net.layer_goodness(x, torch.full_like(y, c)) for c in range(10)], dim=1)
+    torch.testing.assert_close(scores["layers"], per_label, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(scores["net"], per_label[:, :, 1:].sum(dim=2), rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(scores["all_layers"], per_label.sum(dim=2), rtol=1e-9, atol=1e-12)
+    assert set(scores) == {"layers", "net", "all_layers"}
 
 
 def test_ff_loss_of_layer_matches_manual():
-    net = _net()
+    net = _net(threshold=1.5)
     x, y = _batch()
     x_pos, x_neg = overlay_labels(x, y), overlay_labels(x, (y + 1) % 10)
     layer = net.layers[0]
@@ -160,10 +201,78 @@ def test_ff_loss_of_layer_matches_manual():
         (lambda net: FFNet([784, 0]), ValueError, "dims"),
         (lambda net: FFNet([784, 10], first_scored_layer=1), ValueError, "first_scored_layer"),
         (lambda net: FFNet([784, 10], threshold=-1.0), ValueError, "threshold"),
-        (lambda net: FFLayer(10, 5, goodness="max"), ValueError, "goodness"),
+        (lambda net: FFNet([784, 10], readout=True), ValueError, "readout"),
+        (lambda net: FFNet([784, 10], readout="yes"), ValueError, "readout"),
+        (lambda net: FFNetSpec(dims=(784, 10), init="xavier"), ValueError, "init"),
+        (lambda net: FFLayer(10, 5, eps=-1.0), ValueError, "eps"),
+        (lambda net: FFLayer(10, 5, sharpness=0.0), ValueError, "sharpness"),
         (lambda net: FFLayer(10, 5, norm="l1"), ValueError, "norm"),
     ],
 )
 def test_bad_input_is_refused(call, error, match):
     with pytest.raises(error, match=match):
         call(_net())
+
+
+# ---------------------------------------------------------------- peer normalisation
+
+
+def test_peer_normalisation_updates_the_running_mean_and_pulls_every_unit_towards_the_layer_average():
+    """With ``peer`` = lambda > 0, ``ff_terms`` sets m <- 0.9 m + 0.1 mean(h over the positives) for each
+    layer and adds -lambda mean_n sum_j (mean(m) - m_j) z_nj: its gradient on unit j's bias is
+    -lambda (mean(m) - m_j), dead units included. With ``peer=0`` nothing of this happens."""
+    net = _net(dims=[30, 16, 12]).double()
+    x, y = _batch(n=6)
+    x = x.double()
+    x_pos, x_neg = overlay_labels(x, y), overlay_labels(x, (y + 4) % 10)
+    assert all(torch.equal(layer.mean_activity, torch.full((layer.linear.out_features,), 0.5)) for layer in net.layers)
+    assert {"layers.0.mean_activity", "layers.1.mean_activity"} <= set(net.state_dict())  # checkpoints carry it
+
+    def bias_grads(peer):
+        net.zero_grad(set_to_none=True)
+        total, terms = net.ff_terms(x_pos, x_neg, peer)
+        total.backward()
+        return total, terms, [layer.linear.bias.grad.clone() for layer in net.layers]
+
+    total, terms, plain = bias_grads(0.0)
+    torch.testing.assert_close(total, terms.loss.sum())
+    assert all(torch.equal(layer.mean_activity, torch.full_like(layer.mean_activity, 0.5)) for layer in net.layers)
+
+    with torch.no_grad():
+        positive_activities = net(x_pos)  # a row's activities do not depend on the other rows
+    expected_means = [0.9 * 0.5 + 0.1 * h.mean(dim=0) for h in positive_activities]
+    _, _, pulled = bias_grads(0.25)
+    for layer, mean, got, base in zip(net.layers, expected_means, pulled, plain, strict=True):
+        torch.testing.assert_close(layer.mean_activity, mean.to(layer.mean_activity.dtype))
+        torch.testing.assert_close(got - base, -0.25 * (mean.mean() - mean), rtol=1e-9, atol=1e-12)
+    assert (expected_means[0] != 0.5).any()
+
+
+# ---------------------------------------------------------------- what a spec builds
+
+
+def test_a_spec_builds_the_same_net_for_a_seed_and_leaves_the_global_generator_alone():
+    spec = FFNetSpec(dims=(30, 16, 12), readout="torch", first_scored_layer=1)
+    state = torch.random.get_rng_state()
+    a, b, c = spec.build(seed=3), spec.build(seed=3), spec.build(seed=4)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    assert not torch.equal(a.layers[0].linear.weight, c.layers[0].linear.weight)
+    assert a.spec == spec and FFNetSpec(**spec.to_dict()) == spec  # what a run record stores rebuilds it
+
+
+def test_normal_init_draws_weights_of_variance_one_over_fan_in_and_zero_biases():
+    spec = FFNetSpec(dims=(784, 400, 200), init="normal", readout="zero", first_scored_layer=1)
+    net = spec.build(seed=1)
+    for layer, fan_in in zip(net.layers, (784, 400), strict=True):
+        weight = layer.linear.weight.detach().double()
+        assert not layer.linear.bias.any()
+        assert weight.mean().abs() < 0.02 * fan_in**-0.5
+        assert weight.std().item() == pytest.approx(fan_in**-0.5, rel=0.02)
+        # a normal, not PyTorch's uniform: some entries beyond 3 standard deviations
+        assert (weight.abs() > 3 * fan_in**-0.5).any()
+    assert net.spec == spec
+    assert torch.equal(spec.build(seed=1).layers[1].linear.weight, net.layers[1].linear.weight)
+    torch_init = FFNetSpec(dims=(784, 400)).build(seed=1).layers[0].linear
+    assert torch_init.bias.any() and torch_init.weight.abs().max() <= 784**-0.5  # uniform(+-1/sqrt(fan_in))

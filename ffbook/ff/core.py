@@ -235,29 +235,33 @@ def ff_loss(g_pos: torch.Tensor, g_neg: torch.Tensor, threshold: float, sharpnes
         for name, ok in zip(("g_pos", "g_neg"), finite, strict=True):
             if not ok:
                 raise ValueError(f"{name} contains NaN or infinite goodness values; the loss would be NaN or inf")
-    return F.softplus(sharpness * torch.cat([threshold - g_pos, g_neg - threshold])).mean()
+    return _ff_loss_formula(g_pos, g_neg, threshold, sharpness)
 
 
 class _RowLength(torch.autograd.Function):
-    """Each row's 2-norm $\\lVert x \\rVert_2 = s \\lVert x / s \\rVert_2$, $s = \\max_j |x_j|$: no overflow.
+    """Each row's 2-norm without overflow: ``x.norm`` where that is finite (the same numbers, bit for
+    bit), else $s \\lVert x / s \\rVert_2$ with $s = \\max_j |x_j|$ (rows with entries of about 1e19
+    and up in float32).
 
-    Its gradient is $x / \\lVert x \\rVert_2$ (0 for an all-zero row). Backward keeps only ``x`` and
-    the lengths, as ``x.norm`` does: the scaled copy $x / s$ is not saved, so a training step keeps
-    no more memory for backward than with the plain norm.
+    Its gradient is PyTorch's for the norm, $x\\,(g / \\lVert x \\rVert)$ (0 for an all-zero row);
+    backward keeps only ``x`` and the lengths, as ``x.norm`` does. On a CPU the scaled norm is
+    computed only when a row needs it; on a GPU always (no host sync), and chosen per row.
     """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        scale = x.abs().amax(dim=1, keepdim=True)
-        scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # an all-zero row has length 0
-        length = scale * (x / scale).norm(dim=1, keepdim=True)
+        length = x.norm(dim=1, keepdim=True)
+        if x.device.type != "cpu" or not bool(torch.isfinite(length).all()):
+            scale = x.abs().amax(dim=1, keepdim=True)
+            scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # an all-zero row has length 0
+            length = torch.where(torch.isfinite(length), length, scale * (x / scale).norm(dim=1, keepdim=True))
         ctx.save_for_backward(x, length)
         return length
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         x, length = ctx.saved_tensors
-        return grad * (x / torch.where(length > 0, length, torch.ones_like(length)))
+        return x * (grad / length).masked_fill(length == 0, 0)  # as PyTorch's norm backward
 
 
 def normalize(x: torch.Tensor, kind: str = "l2", eps: float = 1e-4) -> torch.Tensor:
@@ -267,8 +271,7 @@ def normalize(x: torch.Tensor, kind: str = "l2", eps: float = 1e-4) -> torch.Ten
     ``"rms"``: $x / (\\sqrt{\\tfrac1D \\sum_j x_j^2} + \\epsilon)$, the same direction scaled so that
     entries are of order 1 whatever the width (the paper's and loeweX's choice).
 
-    The length is computed as $s\\,\\lVert x / s \\rVert_2$ with $s = \\max_j |x_j|$, so rows with large
-    entries (about 1e19 and up in float32) do not overflow to inf.
+    Rows with large entries (about 1e19 and up in float32) do not overflow: see ``_RowLength``.
     """
     if kind not in NORM_KINDS:
         raise ValueError(f"norm kind must be one of {NORM_KINDS}, got {kind!r}")

@@ -27,6 +27,7 @@ from .core import (
     check_device,
     check_on_value_input,
     check_seed,
+    goodness,
     normalize,
     overlay_labels,
 )
@@ -92,8 +93,8 @@ class FFLayer(nn.Module):
         return F.relu(self.preactivation(x))
 
     def goodness(self, h: torch.Tensor) -> torch.Tensor:
-        """Mean of squares of the activities ``h``, per sample, in at least float32."""
-        return _at_least_float32(h).square().mean(dim=1)
+        """Mean of squares of the activities ``h``, per sample, in at least float32 (``core.goodness``)."""
+        return goodness(h, "mean")
 
     def ff_terms(self, x: torch.Tensor, num_positive: int, peer: float = 0.0):
         """This layer's FF loss on a batch whose first ``num_positive`` rows are positive data.
