@@ -321,6 +321,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_runnable(args: argparse.Namespace, config: FFConfig | GreedyConfig) -> None:
+    """Refuse, before any data or folder is touched, a step mode or negatives ``fit`` would refuse."""
+    import ffbook
+    from ffbook.ff import get_preset
+    from ffbook.ff.core import check_device
+    from ffbook.ff.train import resolve_step
+
+    try:
+        device = check_device(args.device or ffbook.default_device())
+    except ValueError:
+        return  # train_command names the bad --device
+    preset = get_preset(args.preset)
+    try:
+        resolve_step(config, args.step or "auto", device, preset.net.readout is not None)
+    except ValueError as error:
+        given = [f"--{name} {getattr(args, name)}" for name in ("step", "negatives") if getattr(args, name)]
+        options = f"the options ({', '.join(given)})" if given else "this run"
+        raise ValueError(f"{options} cannot run with preset {preset.name!r} on {device}: {error}") from None
+
+
 _RESUME_CONFLICTS = (
     "preset", "epochs", "seed", "batch_size", "negatives", "validation", "train_size", "test_size", "out", "overwrite",
 )
@@ -347,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.usage_error(f"argument {option}: MNIST has {limit} such images, got {getattr(args, name)}")
             try:
                 config = config_from_args(args)
+                _check_runnable(args, config)
             except ValueError as error:
                 args.usage_error(str(error))  # prints the usage and the message, exits with status 2
         train_command(args, config)

@@ -1,4 +1,5 @@
-"""ffbook.ff.core: overlay, negative labels, goodness, loss and normalisation against NumPy."""
+"""ffbook.ff.core: overlay, negative labels, goodness, loss and normalisation against NumPy; the
+check-free versions the training step uses against the checked ones; devices."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ffbook.ff import (
     overlay_labels,
     random_wrong_labels,
 )
+from ffbook.ff.core import _ff_loss_formula, check_device, overlay_one_hot
 
 
 def _np_softplus(u):
@@ -297,3 +299,42 @@ def test_one_blank_image_in_a_batch_is_refused_with_on_value_max():
         overlay_labels(x, torch.tensor([0, 1, 2, 3, 4]), on_value="max")
     out = overlay_labels(x, torch.tensor([0, 1, 2, 3, 4]), on_value=1.0)  # a constant on value keeps it
     assert out[2, 2] == 1.0 and out[2].sum() == 1.0
+
+
+# ---------------------------------------------------------------- the check-free versions inside a training step
+
+
+@pytest.mark.parametrize("on_value", ["max", 4.0])
+def test_overlay_one_hot_is_overlay_labels_and_label_num_classes_writes_none(on_value):
+    generator = torch.Generator().manual_seed(2)
+    x = torch.rand(6, 20, generator=generator)
+    labels = torch.tensor([0, 3, 9, 5, 10, 1])  # 10 == num_classes: "no label" (Hinton's choosefrom chose none)
+    before = x.clone()
+    out = overlay_one_hot(x, labels, 10, on_value)
+    assert torch.equal(x, before)  # the caller's tensor is not modified
+    keep = labels < 10
+    torch.testing.assert_close(out[keep], overlay_labels(x[keep], labels[keep], 10, on_value), rtol=0, atol=0)
+    assert not out[4, :10].any() and torch.equal(out[4, 10:], x[4, 10:])
+    on = float(x[0].max()) if on_value == "max" else 4.0
+    assert out[0, 0] == on and out[0, 1:10].sum() == 0
+
+
+def test_the_step_s_loss_formula_is_ff_loss():
+    generator = torch.Generator().manual_seed(5)
+    g_pos, g_neg = 3 * torch.rand(7, generator=generator), 3 * torch.rand(4, generator=generator)
+    for threshold, sharpness in ((1.5, 1.0), (1.0, 1000.0), (2.0, 10.0)):
+        torch.testing.assert_close(
+            _ff_loss_formula(g_pos, g_neg, threshold, sharpness), ff_loss(g_pos, g_neg, threshold, sharpness)
+        )
+
+
+def test_check_device_accepts_what_the_machine_has_and_refuses_the_rest(monkeypatch):
+    assert check_device("cpu") == torch.device("cpu")
+    assert check_device(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(ValueError, match="name a torch device"):
+        check_device("tpu0")
+    with pytest.raises(TypeError, match="string or torch.device"):
+        check_device(0.5)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA device"):
+        check_device("cuda")

@@ -20,7 +20,13 @@ import gpu  # noqa: E402  (bench/gpu.py: the writer of the records)
 def test_a_record_written_by_the_gpu_script_loads_and_summarises(tmp_path):
     x, y = _toy_data()
     spec = FFNetSpec(
-        dims=(40, 16, 16), threshold=16.0, goodness="sum", norm="rms", on_value=4.0, first_scored_layer=1, readout=True
+        dims=(40, 16, 16),
+        threshold=1.0,
+        sharpness=16.0,
+        norm="rms",
+        on_value=4.0,
+        first_scored_layer=1,
+        readout="torch",
     )
     preset = Preset("toy", spec, FFConfig(epochs=2, batch_size=20, negatives="hard_readout"), "a toy")
     entry = gpu.run_preset(preset, preset.train, "cpu", ((x, y), (x, y)), time.perf_counter() + 60, 1, False)

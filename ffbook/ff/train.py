@@ -306,8 +306,20 @@ def _draws(net: FFNet, config: FFConfig, epoch: int, x, y) -> tuple[torch.Tensor
     return draws.to(x.device), generator
 
 
-def _resolve_step(step: str, device: torch.device) -> str:
+def resolve_step(config: FFConfig | GreedyConfig, step: str, device, has_readout: bool) -> str:
+    """The step mode ``fit`` runs for ``step`` (``'eager'``, ``'compile'`` or ``'graph'``).
+
+    A ``ValueError`` names what cannot run: a compiled or graphed greedy recipe, a CUDA graph off CUDA,
+    negatives drawn from a read-out the net does not have. The command line asks before loading any data.
+    """
     check_choice("step", step, STEPS)
+    device = torch.device(device)
+    if isinstance(config, GreedyConfig):
+        if step not in ("auto", "eager"):
+            raise ValueError(f"step={step!r}: the greedy recipe runs eagerly; use step='auto'")
+        return "eager"
+    if config.negatives == "hard_readout" and not has_readout:
+        raise ValueError("negatives='hard_readout' draws from the read-out: build the net with a readout")
     if step == "auto":
         return "graph" if device.type == "cuda" else "eager"
     if step == "graph" and device.type != "cuda":
@@ -382,14 +394,12 @@ def fit(
     first_epoch = len(history.epoch_seconds)
     if not first_epoch < config.epochs:
         raise ValueError(f"the history already holds {first_epoch} epochs of {config.epochs}: nothing to resume")
+    mode = resolve_step(config, step, net.device, net.readout is not None)
     if isinstance(config, GreedyConfig):
-        if step not in ("auto", "eager"):
-            raise ValueError(f"step={step!r}: the greedy recipe runs eagerly; use step='auto'")
         run_epoch, optimizer = _greedy_epochs(net, config, x, y)
-        history.step = "eager"
     else:
-        mode = _resolve_step(step, net.device)
-        run_epoch, optimizer, history.step = _minibatch_epochs(net, config, x, y, mode, layerwise)
+        run_epoch, optimizer = _minibatch_epochs(net, config, x, y, mode, layerwise)
+    history.step = mode
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
         for group in optimizer.param_groups:  # the saved learning rates are refilled by the schedule
@@ -419,9 +429,7 @@ def fit(
 
 
 def _minibatch_epochs(net: FFNet, config: FFConfig, x, y, mode: str, layerwise: bool):
-    """The epoch function of the simultaneous recipe, its optimizer, and the step mode that runs."""
-    if config.negatives == "hard_readout" and net.readout is None:
-        raise ValueError("negatives='hard_readout' draws from the read-out: build the net with a readout")
+    """The epoch function of the simultaneous recipe and its optimizer."""
     optimizer = _optimizer(net, config)
     draws = torch.empty(x.shape[0], device=x.device, dtype=torch.float32 if config.redraw == "batch" else torch.long)
     fixed_order = torch.randperm(x.shape[0], generator=epoch_generator(config.seed, None)).to(x.device)
@@ -449,7 +457,7 @@ def _minibatch_epochs(net: FFNet, config: FFConfig, x, y, mode: str, layerwise: 
         return totals / len(batches)
 
     run_epoch.runner = runner
-    return run_epoch, optimizer, mode
+    return run_epoch, optimizer
 
 
 def _greedy_epochs(net: FFNet, config: GreedyConfig, x, y):
