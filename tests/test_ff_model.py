@@ -276,3 +276,28 @@ def test_normal_init_draws_weights_of_variance_one_over_fan_in_and_zero_biases()
     assert torch.equal(spec.build(seed=1).layers[1].linear.weight, net.layers[1].linear.weight)
     torch_init = FFNetSpec(dims=(784, 400)).build(seed=1).layers[0].linear
     assert torch_init.bias.any() and torch_init.weight.abs().max() <= 784**-0.5  # uniform(+-1/sqrt(fan_in))
+
+
+@pytest.mark.parametrize(("norm", "on_value"), [("rms", 1.0), ("l2", 4.0), ("rms", "max")])
+def test_the_first_layer_multiplies_shared_images_once_with_the_numbers_of_the_plain_pass(norm, on_value):
+    """``ff_terms(..., same_images=True)`` (what the training step calls: negatives are the positives'
+    images with other labels) computes the first layer from one product of the images; its loss, goodness,
+    running means and every gradient are those of normalise -> linear on each overlay (float64: 1e-12)."""
+    import copy
+
+    x, y = _batch(n=9)
+    x = x.double() * 3
+    plain = _net(dims=[30, 16, 12], norm=norm, on_value=on_value).double()
+    shared = copy.deepcopy(plain)
+    x_pos, x_neg = overlay_labels(x, y, on_value=on_value), overlay_labels(x, (y + 3) % 10, on_value=on_value)
+    results = []
+    for net, same in ((plain, False), (shared, True)):
+        total, terms = net.ff_terms(x_pos, x_neg, peer=0.1, same_images=same)
+        results.append((total, terms, _grads(net, total), [layer.mean_activity.clone() for layer in net.layers]))
+    (total_a, terms_a, grads_a, means_a), (total_b, terms_b, grads_b, means_b) = results
+    torch.testing.assert_close(total_b, total_a, rtol=1e-12, atol=1e-12)
+    for a, b in zip(terms_a, terms_b, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-12)
+    for a, b in zip(means_a + sum(grads_a, []), means_b + sum(grads_b, []), strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
+    assert grads_a[0][0][:, :10].abs().sum() > 0  # the label slots' weights get their gradient too

@@ -102,11 +102,11 @@ def test_a_real_fit_step_gives_each_layer_the_gradient_of_its_own_loss(sharpness
     inputs, grads = {}, {}
 
     def record_input(k, preactivation):
-        def wrapped(h):
+        def wrapped(h, *shared):  # shared: the first layer's (groups, label_slots) in a training step
             if torch.is_grad_enabled():
                 assert k not in inputs, "one training step computes each layer's loss once"
                 inputs[k] = h.detach().clone()
-            return preactivation(h)
+            return preactivation(h, *shared)
 
         return wrapped
 

@@ -22,6 +22,7 @@ from .core import (
     NORM_KINDS,
     _ff_loss_formula,
     _on_values,
+    _RowLength,
     as_features,
     as_labels,
     check_device,
@@ -56,6 +57,31 @@ class LayerTerms(NamedTuple):
     neg_goodness: torch.Tensor
 
 
+class _SharedImageLinear(torch.autograd.Function):
+    """$z_k = s_k \\odot (W x + W_{lab}\\,l_k) + b$ for K labellings $l_k$ of the same images $x$ (label
+    slots zero), with row scales $s_k$ (the normalisation): ``linear(normalize(.))`` of K overlays, with
+    the images' product computed once. Backward: $\\partial W = (\\sum_k s_k \\odot \\delta_k)^\\top x$
+    plus the label slots' part, one product of N rows instead of K N. The scales and inputs are data:
+    no gradient flows to them.
+    """
+
+    @staticmethod
+    def forward(ctx, images, heads, scale, weight, bias):
+        shared = images @ weight.T  # (N, H), once for every labelling
+        z = torch.addcmul(bias, shared + heads @ weight[:, : heads.shape[2]].T, scale)  # (K, N, H)
+        ctx.save_for_backward(images, heads, scale)
+        return z.reshape(-1, weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        images, heads, scale = ctx.saved_tensors
+        groups, rows, slots = heads.shape
+        scaled = grad.reshape(groups, rows, -1) * scale
+        grad_weight = scaled.sum(dim=0).T @ images
+        grad_weight[:, :slots] += scaled.reshape(groups * rows, -1).T @ heads.reshape(groups * rows, slots)
+        return None, None, None, grad_weight, grad.sum(dim=0)
+
+
 class FFLayer(nn.Module):
     """One Forward-Forward layer: $h = \\mathrm{ReLU}(W\\,\\mathrm{norm}(x) + b)$.
 
@@ -85,9 +111,22 @@ class FFLayer(nn.Module):
         self.eps = check_real("eps", eps, positive=True)
         self.register_buffer("mean_activity", torch.full((out_features,), 0.5))
 
-    def preactivation(self, x: torch.Tensor) -> torch.Tensor:
-        """$W\\,\\mathrm{norm}(x) + b$, before the ReLU."""
-        return self.linear(normalize(x, self.norm_kind, self.eps))
+    def preactivation(self, x: torch.Tensor, groups: int = 1, label_slots: int = 0) -> torch.Tensor:
+        """$W\\,\\mathrm{norm}(x) + b$, before the ReLU.
+
+        With ``groups`` > 1 the rows of ``x`` are that many blocks of the same images, which differ only
+        in their first ``label_slots`` columns (positives and negatives in a training step): the product
+        with the image columns is then computed once for all blocks (``_SharedImageLinear``).
+        """
+        if groups == 1 or not label_slots:
+            return self.linear(normalize(x, self.norm_kind, self.eps))
+        rows = x.shape[0] // groups
+        images, heads = x[:rows].clone(), x[:, :label_slots].reshape(groups, rows, label_slots)
+        images[:, :label_slots] = 0
+        length = torch.hypot(_RowLength.apply(images), heads.norm(dim=2, keepdim=True))  # no overflow either
+        if self.norm_kind == "rms":
+            length = length / x.shape[1] ** 0.5
+        return _SharedImageLinear.apply(images, heads, 1 / (length + self.eps), self.linear.weight, self.linear.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.preactivation(x))
@@ -96,7 +135,7 @@ class FFLayer(nn.Module):
         """Mean of squares of the activities ``h``, per sample, in at least float32 (``core.goodness``)."""
         return goodness(h, "mean")
 
-    def ff_terms(self, x: torch.Tensor, num_positive: int, peer: float = 0.0):
+    def ff_terms(self, x: torch.Tensor, num_positive: int, peer: float = 0.0, label_slots: int = 0):
         """This layer's FF loss on a batch whose first ``num_positive`` rows are positive data.
 
         The one place where a layer's loss is computed (``FFNet.ff_terms``, the greedy recipe,
@@ -106,9 +145,10 @@ class FFLayer(nn.Module):
         ``lambdamean``) the term $-\\lambda \\operatorname{mean}_n \\sum_j (\\bar m - m_j)\\,z_{nj}$ over the
         positives' pre-activations $z$, after the running mean activity $m \\leftarrow 0.9m + 0.1\\bar h$
         is updated: its gradient pulls every unit's mean activity towards its layer's average, and it
-        reaches units whose ReLU is off too.
+        reaches units whose ReLU is off too. ``label_slots`` > 0 says that the negatives are the
+        positives' images with other labels in that many first columns (``preactivation``).
         """
-        z = self.preactivation(x)
+        z = self.preactivation(x, 2, label_slots) if label_slots else self.preactivation(x)
         h = F.relu(z)
         g = self.goodness(h)
         loss = _ff_loss_formula(g[:num_positive], g[num_positive:], self.threshold, self.sharpness)
@@ -216,19 +256,33 @@ class FFNet(nn.Module):
         return activities
 
     # ------------------------------------------------------------------ training
-    def ff_terms(self, x_pos: torch.Tensor, x_neg: torch.Tensor, peer: float = 0.0) -> tuple[torch.Tensor, LayerTerms]:
+    def ff_terms(
+        self,
+        x_pos: torch.Tensor,
+        x_neg: torch.Tensor,
+        peer: float = 0.0,
+        same_images: bool = False,
+        layerwise: bool = False,
+    ) -> tuple[torch.Tensor, LayerTerms]:
         """Every layer's FF loss and mean goodness for one batch, each of shape (num_layers,), and the
         sum of the layers' objectives (``FFLayer.ff_terms``), which training minimises.
 
         Layer k sees a *detached* copy of layer k-1's output, so layer k's loss depends on layer k's
         parameters only: the sum of the losses has, for each layer, the gradient of its own loss.
-        Positives and negatives share one matrix product per layer.
+        Positives and negatives share one matrix product per layer. ``same_images``: ``x_neg`` is
+        ``x_pos`` with other labels (the first layer then multiplies the images once). ``layerwise``:
+        each layer's backward pass runs right after its forward pass, so one layer's activities are
+        kept at a time; the gradients are the same and the returned sum is detached.
         """
         num_positive = x_pos.shape[0]
         h = torch.cat([x_pos, x_neg])
         total, terms = 0.0, []
-        for layer in self.layers:
-            h, layer_terms, objective = layer.ff_terms(h.detach(), num_positive, peer)
+        for k, layer in enumerate(self.layers):
+            slots = self.num_classes if same_images and k == 0 else 0
+            h, layer_terms, objective = layer.ff_terms(h.detach(), num_positive, peer, slots)
+            if layerwise:
+                objective.backward()  # this layer's graph is freed before the next layer runs
+                objective = objective.detach()
             terms.append(layer_terms)
             total = total + objective
         return total, LayerTerms(*(torch.stack(column) for column in zip(*terms, strict=True)))

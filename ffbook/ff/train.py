@@ -34,7 +34,7 @@ from .core import (
     overlay_one_hot,
     random_wrong_labels,
 )
-from .model import FFNet, FFNetSpec, LayerTerms
+from .model import FFNet, FFNetSpec
 from .presets import Preset, get_preset
 
 __all__ = [
@@ -262,19 +262,14 @@ def train_step(
     else:  # uniform over the wrong labels
         wrong = (labels + 1 + (draws * (num_classes - 1)).long().clamp(max=num_classes - 2)) % num_classes
     x_neg = overlay_one_hot(images, wrong, num_classes, on)
-    optimizer.zero_grad(set_to_none=False)
-    if layerwise:
-        if readout_loss is not None:
-            readout_loss.backward()
-        h, columns = torch.cat([x_pos, x_neg]), []
-        for layer in net.layers:
-            h, terms, objective = layer.ff_terms(h.detach(), x_pos.shape[0], config.peer)
-            objective.backward()  # this layer's graph is freed before the next layer runs
-            columns.append(terms)
-        terms = LayerTerms(*(torch.stack(column) for column in zip(*columns, strict=True)))
-    else:
-        objective, terms = net.ff_terms(x_pos, x_neg, config.peer)
-        (objective if readout_loss is None else objective + readout_loss).backward()
+    optimizer.zero_grad(set_to_none=not images.is_cuda)  # a captured CUDA graph needs the gradients kept in place
+    objective, terms = net.ff_terms(x_pos, x_neg, config.peer, same_images=True, layerwise=layerwise)
+    if layerwise:  # the layers' backward passes have run inside ff_terms
+        objective = 0.0
+    if readout_loss is not None:
+        objective = objective + readout_loss
+    if isinstance(objective, torch.Tensor):
+        objective.backward()
     optimizer.step()
     return torch.stack([terms.loss.detach(), terms.pos_goodness, terms.neg_goodness])
 

@@ -148,11 +148,11 @@ def test_one_adam_step_equals_pytorch_fflayer(use_bias, sharpness):
         layer.dense.bias.assign(bias)
     _, _, keras_loss = layer.forward_forward(x_pos, x_neg)
 
-    reference = FFLayer(30, 20, threshold=DEFAULT_THRESHOLD, bias=use_bias, sharpness=sharpness)
+    reference = FFLayer(30, 20, threshold=DEFAULT_THRESHOLD, sharpness=sharpness)
     with torch.no_grad():
         reference.linear.weight.copy_(torch.from_numpy(kernel.T))
-        if use_bias:
-            reference.linear.bias.copy_(torch.from_numpy(bias))
+        reference.linear.bias.copy_(torch.from_numpy(bias) if use_bias else torch.zeros(20))
+    reference.linear.bias.requires_grad_(use_bias)  # no bias: held at zero, no gradient, no Adam step
     # Keras adds epsilon to sqrt(v) before bias correction, PyTorch after: at step 1 they agree
     # when PyTorch's epsilon is Keras' divided by sqrt(1 - beta_2).
     optimizer = torch.optim.Adam(reference.parameters(), lr=lr, eps=keras_eps / np.sqrt(1 - beta_2))
