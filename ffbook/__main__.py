@@ -57,7 +57,9 @@ def _save_figures(out: pathlib.Path, history, net, x_test, y_test, name: str, se
         "test_error.png": plots.plot_ff_test_error(
             history.to_dict(), title=f"Error per epoch ({name}, {history.eval_set} set)"
         ),
-        "goodness.png": plots.plot_goodness_distributions(pos, neg, threshold=net.layers[0].threshold),
+        "goodness.png": plots.plot_goodness_distributions(
+            pos, neg, threshold=net.layers[0].sign * net.layers[0].threshold
+        ),
     }
     for name, figure in drawn.items():
         figure = figure if isinstance(figure, matplotlib.figure.Figure) else figure.figure

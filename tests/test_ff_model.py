@@ -92,6 +92,38 @@ def test_layer_loss_equals_numpy(sharpness):
     assert layer.loss(torch.tensor(x_pos), torch.tensor(x_neg)).item() == pytest.approx(expected, rel=1e-12)
 
 
+def test_low_positive_activity_negates_goodness_in_the_loss_and_predicts_the_quietest_label():
+    """The paper's other goodness, minus the sum of squares: the loss pushes positives *below* the
+    threshold (a NumPy reference on the mean of squares m: softplus(k (m_pos - theta)) and
+    softplus(k (theta - m_neg))), and the predicted label is the one with the least activity."""
+    torch.manual_seed(3)
+    layer = FFLayer(12, 5, threshold=0.7, sharpness=3.0, norm="rms", positive_activity="low").double()
+    rng = np.random.default_rng(5)
+    x_pos, x_neg = rng.normal(size=(4, 12)), rng.normal(size=(3, 12))
+    w, b = layer.linear.weight.detach().numpy(), layer.linear.bias.detach().numpy()
+
+    def np_mean_of_squares(x):
+        x_hat = x / (np.sqrt(np.mean(x**2, axis=1, keepdims=True)) + 1e-4)
+        return np.mean(np.maximum(x_hat @ w.T + b, 0) ** 2, axis=1)
+
+    u = 3.0 * np.concatenate([np_mean_of_squares(x_pos) - 0.7, 0.7 - np_mean_of_squares(x_neg)])
+    expected = np.mean(np.log1p(np.exp(u)))
+    assert layer.loss(torch.tensor(x_pos), torch.tensor(x_neg)).item() == pytest.approx(expected, rel=1e-12)
+
+    net = _net(norm="rms", first_scored_layer=1, positive_activity="low").double()
+    assert net.spec.positive_activity == "low" and net.spec.build(0).layers[2].positive_activity == "low"
+    x, _ = _batch(n=6)
+    x = x.double()
+    activity = torch.zeros(6, 10, dtype=torch.float64)  # the scored layers' mean squares, label by label
+    for c in range(10):
+        activities = net(overlay_labels(x, torch.full((6,), c), 10, net.on_value))
+        activity[:, c] = sum(h.square().mean(dim=1) for h in activities[1:])
+    torch.testing.assert_close(net.goodness_per_label(x).double(), -activity, rtol=1e-9, atol=1e-12)
+    assert torch.equal(net.predict(x), activity.argmin(dim=1))
+    with pytest.raises(ValueError, match="positive_activity"):
+        FFNetSpec(positive_activity="quiet")
+
+
 def _slow_scores(net: FFNet, x: torch.Tensor) -> torch.Tensor:
     """Reference: one image, one label at a time, through the plain forward pass."""
     scores = torch.zeros(x.shape[0], net.num_classes, dtype=torch.float64)

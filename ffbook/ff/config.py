@@ -68,6 +68,11 @@ class FFConfig(_Config):
       ``redraw``: once per ``"epoch"`` for the whole training set, or at every ``"batch"`` from the
       net as it is at that step (Hinton's code, with ``hard_readout``).
     * ``peer``: strength of peer normalisation (Hinton's ``lambdamean``; 0: off), see ``FFNet.ff_terms``.
+    * Beyond Hinton's code (both 0: off, and the run is the same number for number):
+      ``shift``: every epoch each training image is moved by up to ``shift`` pixels in each
+      direction (drawn uniformly per image and axis; ``shift_images``), a new copy per epoch;
+      ``dropout``: each layer passes its activities to the next with this fraction zeroed (and the
+      rest scaled up) while training; a layer's own goodness, the read-out and prediction see them all.
     """
 
     epochs: int = 10
@@ -85,6 +90,8 @@ class FFConfig(_Config):
     negatives: str = "random"
     redraw: str = "epoch"
     peer: float = 0.0
+    shift: int = 0
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, min=1)
@@ -102,6 +109,8 @@ class FFConfig(_Config):
         check_choice("negatives", self.negatives, NEGATIVES)
         check_choice("redraw", self.redraw, REDRAW)
         check_real("peer", self.peer, nonnegative=True)
+        check_int("shift", self.shift, min=0)  # fit checks it against the images' size
+        check_real("dropout", self.dropout, min=0.0, max=0.95)
         if self.optimizer == "adam" and (self.weight_cost or self.readout_weight_cost or self.momentum != 0.9):
             raise ValueError("momentum and the weight costs belong to optimizer='sgd'; Adam here has neither")
         if self.redraw == "batch" and self.negatives == "hard":

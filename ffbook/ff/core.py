@@ -26,6 +26,7 @@ __all__ = [
     "goodness",
     "ff_loss",
     "normalize",
+    "shift_images",
 ]
 
 GOODNESS_KINDS = ("mean", "sum")
@@ -35,6 +36,8 @@ MAX_SEED = 2**63 - 1
 def check_seed(seed) -> int:
     """A seed: an int (NumPy's included) in [0, 2**63 - 1] (what ``torch.Generator.manual_seed`` takes)."""
     return _validate.check_seed("seed", seed)
+
+
 NORM_KINDS = ("l2", "rms")
 
 
@@ -138,6 +141,42 @@ def overlay_labels(x, labels, num_classes: int = 10, on_value: str | float = "ma
     out[:, :num_classes] = 0
     out[torch.arange(x.shape[0], device=x.device), labels] = on
     return out
+
+
+def shift_images(images, offsets) -> torch.Tensor:
+    """Move each square image by whole pixels, filling the uncovered border with zeros.
+
+    ``images``: (N, S*S) or (N, S, S) floats; ``offsets``: (N, 2) integers, each image's
+    (rows down, columns right), so $\\tilde x_{i,j} = x_{i - r,\\, j - c}$ (0 outside the image).
+    Returns (N, S*S). One gather for the whole batch, so an epoch of shifted copies is cheap.
+    """
+    x = as_features(images, "images")
+    side = round(x.shape[1] ** 0.5)
+    if side * side != x.shape[1]:
+        raise ValueError(f"images must be square: {x.shape[1]} features per image is not a square number")
+    if not isinstance(offsets, torch.Tensor):
+        raise TypeError(f"offsets must be a torch.Tensor of integers (N, 2), got {type(offsets).__name__}")
+    if offsets.dtype.is_floating_point or offsets.dtype.is_complex or offsets.dtype == torch.bool:
+        raise TypeError(f"offsets must be integers (whole pixels), got dtype {offsets.dtype}")
+    if tuple(offsets.shape) != (x.shape[0], 2):
+        raise ValueError(
+            f"offsets must have shape ({x.shape[0]}, 2), one (rows, columns) per image, got {tuple(offsets.shape)}"
+        )
+    offsets = offsets.to(x.device).long()
+    reach = int(offsets.abs().max()) if offsets.numel() else 0
+    if reach >= side:
+        raise ValueError(f"offsets must lie in (-{side}, {side}) for {side}x{side} images, got {reach}")
+    return _shift_square(x.reshape(-1, side, side), offsets, reach).reshape(x.shape[0], -1)
+
+
+def _shift_square(x: torch.Tensor, offsets: torch.Tensor, reach: int) -> torch.Tensor:
+    """``shift_images`` for checked (N, S, S) images and offsets within ``reach`` pixels."""
+    n, side = x.shape[0], x.shape[1]
+    padded = F.pad(x, (reach, reach, reach, reach))
+    steps = torch.arange(side, device=x.device) + reach
+    rows = (steps[None, :] - offsets[:, :1])[:, :, None]  # (N, S, 1): source row of each output row
+    cols = (steps[None, :] - offsets[:, 1:])[:, None, :]  # (N, 1, S)
+    return padded[torch.arange(n, device=x.device)[:, None, None], rows, cols]
 
 
 def random_wrong_labels(labels, num_classes: int = 10, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -33,9 +33,10 @@ from .core import (
     overlay_labels,
 )
 
-__all__ = ["FFLayer", "FFNet", "FFNetSpec", "LayerTerms", "READOUTS", "INITS"]
+__all__ = ["FFLayer", "FFNet", "FFNetSpec", "LayerTerms", "READOUTS", "INITS", "POSITIVE_ACTIVITY"]
 
 READOUTS = (None, "zero", "torch")
+POSITIVE_ACTIVITY = {"high": 1.0, "low": -1.0}  # the sign of goodness: +mean of squares, or its negative
 READOUT_BATCH = 4096  # the read-out's rows per block (a fixed split: the same numbers whatever the caller's)
 INITS = ("torch", "normal")
 
@@ -88,8 +89,11 @@ class FFLayer(nn.Module):
     Its goodness is the mean of squares $G = \\frac1H \\sum_j h_j^2$ and its FF loss the logistic
     loss of $p(\\text{positive}) = \\sigma(k\\,(G - \\theta))$ (``ff_loss``), $\\theta$ = ``threshold``,
     $k$ = ``sharpness``. Hinton's $\\sigma(\\sum_j h_j^2 - H)$ is $\\theta = 1$, $k = H$.
-    ``mean_activity`` is each unit's running mean activity on positive data (for peer
-    normalisation; it starts at 0.5, as in Hinton's code, and only the trainer changes it).
+    With ``positive_activity="low"`` goodness is the *negative* mean of squares (the paper's other
+    choice): positive data must keep activity below $\theta$, negative data above it, and the
+    label with the least activity wins. ``mean_activity`` is each unit's running mean activity on
+    positive data (for peer normalisation; it starts at 0.5, as in Hinton's code, and only the
+    trainer changes it).
     """
 
     def __init__(
@@ -100,6 +104,7 @@ class FFLayer(nn.Module):
         sharpness: float = 1.0,
         norm: str = "l2",
         eps: float = 1e-4,
+        positive_activity: str = "high",
     ) -> None:
         super().__init__()
         in_features = check_int("in_features", in_features, min=1)
@@ -109,6 +114,8 @@ class FFLayer(nn.Module):
         self.sharpness = check_real("sharpness", sharpness, positive=True)
         self.norm_kind = check_choice("norm", norm, NORM_KINDS)
         self.eps = check_real("eps", eps, positive=True)
+        self.positive_activity = check_choice("positive_activity", positive_activity, tuple(POSITIVE_ACTIVITY))
+        self.sign = POSITIVE_ACTIVITY[positive_activity]
         self.register_buffer("mean_activity", torch.full((out_features,), 0.5))
 
     def preactivation(self, x: torch.Tensor, groups: int = 1, label_slots: int = 0) -> torch.Tensor:
@@ -132,8 +139,10 @@ class FFLayer(nn.Module):
         return F.relu(self.preactivation(x))
 
     def goodness(self, h: torch.Tensor) -> torch.Tensor:
-        """Mean of squares of the activities ``h``, per sample, in at least float32 (``core.goodness``)."""
-        return goodness(h, "mean")
+        """Mean of squares of the activities ``h`` (negated when ``positive_activity="low"``), per sample,
+        in at least float32 (``core.goodness``)."""
+        g = goodness(h, "mean")
+        return g if self.sign > 0 else -g
 
     def ff_terms(self, x: torch.Tensor, num_positive: int, peer: float = 0.0, label_slots: int = 0):
         """This layer's FF loss on a batch whose first ``num_positive`` rows are positive data.
@@ -151,7 +160,7 @@ class FFLayer(nn.Module):
         z = self.preactivation(x, 2, label_slots) if label_slots else self.preactivation(x)
         h = F.relu(z)
         g = self.goodness(h)
-        loss = _ff_loss_formula(g[:num_positive], g[num_positive:], self.threshold, self.sharpness)
+        loss = _ff_loss_formula(g[:num_positive], g[num_positive:], self.sign * self.threshold, self.sharpness)
         terms = LayerTerms(loss, g[:num_positive].detach().mean(), g[num_positive:].detach().mean())
         objective = loss
         if peer:
@@ -166,7 +175,10 @@ class FFLayer(nn.Module):
         return self.ff_terms(torch.cat([x_pos, x_neg]), x_pos.shape[0])[1].loss
 
     def extra_repr(self) -> str:
-        return f"threshold={self.threshold}, sharpness={self.sharpness}, norm={self.norm_kind!r}, eps={self.eps}"
+        return (
+            f"threshold={self.threshold}, sharpness={self.sharpness}, norm={self.norm_kind!r}, eps={self.eps}, "
+            f"positive_activity={self.positive_activity!r}"
+        )
 
 
 class FFNet(nn.Module):
@@ -179,6 +191,8 @@ class FFNet(nn.Module):
     that reads the normalised activities of the scored layers for the image with a *neutral*
     label (every label slot at ``on_value / num_classes``): ``"zero"`` (zero weights, no bias:
     Hinton's code) or ``"torch"`` (PyTorch's default initialisation, with a bias); ``None``: none.
+    ``positive_activity``: ``"high"`` (goodness is the mean of squares) or ``"low"`` (its negative;
+    see ``FFLayer``).
     """
 
     def __init__(
@@ -192,6 +206,7 @@ class FFNet(nn.Module):
         on_value: str | float = "max",
         first_scored_layer: int = 0,
         readout: str | None = None,
+        positive_activity: str = "high",
     ) -> None:
         super().__init__()
         dims = check_int_sequence("dims", dims, min=1)
@@ -207,7 +222,7 @@ class FFNet(nn.Module):
         self.dims, self.num_classes, self.on_value, self.readout_kind = list(dims), num_classes, on_value, readout
         self.init = "torch"  # FFNetSpec.build records "normal" when it redraws the weights
         self.layers = nn.ModuleList(
-            FFLayer(d_in, d_out, threshold, sharpness, norm, eps)
+            FFLayer(d_in, d_out, threshold, sharpness, norm, eps, positive_activity)
             for d_in, d_out in zip(dims[:-1], dims[1:], strict=True)
         )
         self.readout = None
@@ -231,6 +246,7 @@ class FFNet(nn.Module):
             on_value=self.on_value,
             first_scored_layer=self.first_scored_layer,
             readout=self.readout_kind,
+            positive_activity=first.positive_activity,
             init=self.init,
         )
 
@@ -263,6 +279,7 @@ class FFNet(nn.Module):
         peer: float = 0.0,
         same_images: bool = False,
         layerwise: bool = False,
+        dropout: float = 0.0,
     ) -> tuple[torch.Tensor, LayerTerms]:
         """Every layer's FF loss and mean goodness for one batch, each of shape (num_layers,), and the
         sum of the layers' objectives (``FFLayer.ff_terms``), which training minimises.
@@ -272,8 +289,11 @@ class FFNet(nn.Module):
         Positives and negatives share one matrix product per layer. ``same_images``: ``x_neg`` is
         ``x_pos`` with other labels (the first layer then multiplies the images once). ``layerwise``:
         each layer's backward pass runs right after its forward pass, so one layer's activities are
-        kept at a time; the gradients are the same and the returned sum is detached.
+        kept at a time; the gradients are the same and the returned sum is detached. ``dropout``: the
+        fraction of each layer's activities zeroed (the rest scaled by 1 / (1 - dropout)) in what it
+        passes to the next layer; its own goodness sees them all.
         """
+        dropout = check_real("dropout", dropout, min=0.0, max=0.95)
         num_positive = x_pos.shape[0]
         h = torch.cat([x_pos, x_neg])
         total, terms = 0.0, []
@@ -285,6 +305,8 @@ class FFNet(nn.Module):
                 objective = objective.detach()
             terms.append(layer_terms)
             total = total + objective
+            if dropout and k + 1 < len(self.layers):
+                h = F.dropout(h.detach(), dropout)
         return total, LayerTerms(*(torch.stack(column) for column in zip(*terms, strict=True)))
 
     def layer_losses(self, x_pos: torch.Tensor, x_neg: torch.Tensor) -> torch.Tensor:
@@ -423,6 +445,7 @@ class FFNetSpec:
     on_value: str | float = "max"
     first_scored_layer: int = 0
     readout: str | None = None
+    positive_activity: str = "high"
     init: str = "torch"
 
     def __post_init__(self) -> None:

@@ -25,6 +25,10 @@ class Preset:
     train: FFConfig | GreedyConfig
     source: str
 
+    def with_train(self, **changes) -> Preset:
+        """This preset with some training fields changed: ``preset.with_train(epochs=10)``."""
+        return dataclasses.replace(self, train=self.train.replace(**changes))
+
     def to_dict(self) -> dict:
         return {"name": self.name, "net": self.net.to_dict(), "train": self.train.to_dict(), "source": self.source}
 
@@ -68,6 +72,9 @@ PRESETS: dict[str, Preset] = {
     "hinton-matlab": _hinton(
         "hinton-matlab", 1000, 3, 100, "Hinton's released Matlab code (ffnew.m), ported line by line: 784-1000x3"
     ),
+    "hinton-jitter": _hinton(
+        "hinton-jitter", 1000, 3, 200, "hinton-matlab plus one-pixel random shifts and dropout 0.1, 200 epochs"
+    ).with_train(shift=1, dropout=0.1),
     "hinton-2022": _hinton(
         "hinton-2022", 2000, 4, 60, "Hinton (2022), section 3.3: 4 x 2000, 60 epochs, with his released code's recipe"
     ),

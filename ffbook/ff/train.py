@@ -25,6 +25,7 @@ from ffbook._validate import check_bool, check_choice, check_int
 
 from .config import FFConfig, GreedyConfig
 from .core import (
+    _shift_square,
     as_labels,
     check_device,
     check_seed,
@@ -263,7 +264,9 @@ def train_step(
         wrong = (labels + 1 + (draws * (num_classes - 1)).long().clamp(max=num_classes - 2)) % num_classes
     x_neg = overlay_one_hot(images, wrong, num_classes, on)
     optimizer.zero_grad(set_to_none=not images.is_cuda)  # a captured CUDA graph needs the gradients kept in place
-    objective, terms = net.ff_terms(x_pos, x_neg, config.peer, same_images=True, layerwise=layerwise)
+    objective, terms = net.ff_terms(
+        x_pos, x_neg, config.peer, same_images=True, layerwise=layerwise, dropout=config.dropout
+    )
     if layerwise:  # the layers' backward passes have run inside ff_terms
         objective = 0.0
     if readout_loss is not None:
@@ -428,9 +431,11 @@ def _minibatch_epochs(net: FFNet, config: FFConfig, x, y, mode: str, layerwise: 
     optimizer = _optimizer(net, config)
     draws = torch.empty(x.shape[0], device=x.device, dtype=torch.float32 if config.redraw == "batch" else torch.long)
     fixed_order = torch.randperm(x.shape[0], generator=epoch_generator(config.seed, None)).to(x.device)
+    side = _shift_side(config.shift, x.shape[1])
+    images = x.clone() if config.shift else x  # the epoch's shifted copies, refilled: one address for a CUDA graph
 
     def run(index: torch.Tensor) -> torch.Tensor:
-        return train_step(net, optimizer, config, x[index], y[index], draws[index], layerwise)
+        return train_step(net, optimizer, config, images[index], y[index], draws[index], layerwise)
 
     if mode == "graph":
         from .cuda_graph import GraphStep
@@ -445,14 +450,52 @@ def _minibatch_epochs(net: FFNet, config: FFConfig, x, y, mode: str, layerwise: 
         epoch_draws, generator = _draws(net, config, epoch, x, y)
         draws.copy_(epoch_draws)  # one buffer, refilled: a CUDA graph reads its address
         order = fixed_order if config.batch_order == "fixed" else torch.randperm(x.shape[0], generator=generator)
+        if config.shift:  # drawn after the rest, so shift=0 leaves every other draw as it was
+            offsets = torch.randint(-config.shift, config.shift + 1, (x.shape[0], 2), generator=generator)
+            for rows, moves in zip(torch.arange(x.shape[0]).split(8192), offsets.split(8192), strict=True):
+                block = x[rows.to(x.device)].reshape(-1, side, side)
+                images[rows.to(x.device)] = _shift_square(block, moves.to(x.device), config.shift).flatten(1)
         batches = order.to(x.device).split(config.batch_size)
         totals.zero_()
-        for index in batches:
-            totals.add_(runner(index))
+        with _dropout_seeded(config, epoch, x.device):
+            for index in batches:
+                totals.add_(runner(index))
         return totals / len(batches)
 
     run_epoch.runner = runner
     return run_epoch, optimizer
+
+
+def _shift_side(shift: int, num_features: int) -> int:
+    """The side of the square images that ``shift`` moves (0 when nothing moves); refuses what cannot move."""
+    side = round(num_features**0.5)
+    if shift and side * side != num_features:
+        raise ValueError(f"config.shift moves square images, but {num_features} features is not a square number")
+    if shift >= max(side, 1):
+        raise ValueError(f"config.shift ({shift}) must be smaller than the images' side ({side} pixels)")
+    return side
+
+
+@contextlib.contextmanager
+def _dropout_seeded(config: FFConfig, epoch: int, device: torch.device):
+    """Dropout draws from torch's generator of ``device``: seeded from ``(seed, epoch)`` for the epoch, so
+    a run is reproducible and a resumed one draws what an uninterrupted one would have. On a CPU the
+    caller's generator state is restored afterwards; on CUDA the device's generator is left reseeded."""
+    if not config.dropout:
+        yield
+        return
+    key = int(np.random.SeedSequence([config.seed, epoch, 1]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    if device.type == "cuda":
+        with torch.cuda.device(device):  # a captured step keeps the device's generator: reseed it, do not swap it
+            torch.cuda.manual_seed(key)
+        yield
+        return
+    state = torch.default_generator.get_state()
+    torch.default_generator.manual_seed(key)
+    try:
+        yield
+    finally:
+        torch.default_generator.set_state(state)
 
 
 def _greedy_epochs(net: FFNet, config: GreedyConfig, x, y):
