@@ -16,16 +16,15 @@ every epoch. (The GPU measurements of the book are all made by ``bench/gpu.py``;
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 
 import torch
 
 import ffbook
 from ffbook.ff import get_preset, mnist_tensors, train
+from ffbook.ff.records import SCHEMA, environment
 
 
 def _load() -> list[float]:
@@ -36,11 +35,20 @@ def _load() -> list[float]:
 
 
 def run_seed(preset, config, device, data, progress: bool, eval_every: int, **how) -> dict:
-    """One seed through ``ffbook.ff.train`` (the one training entry point): final test errors and history."""
+    """One seed through ``ffbook.ff.train`` (the one training entry point), as a run of a run record
+    (``ffbook.ff.records``: status, epochs done, net, config, final test errors as fractions, history)."""
     _, history, results = train(
         preset, config=config, device=device, data=data, progress=progress, eval_every=eval_every, **how
     )
-    return {"seed": config.seed, **results, "history": history.to_dict()}
+    return {
+        "status": "complete",
+        "epochs_done": len(history.epoch_seconds),
+        "preset": preset.name,
+        "net": preset.net.to_dict(),
+        "train": config.to_dict(),
+        "results": results,
+        "history": history.to_dict(),
+    }
 
 
 def main() -> None:
@@ -80,37 +88,32 @@ def main() -> None:
             preset, config.replace(seed=seed), device, data, args.progress, args.eval_every or config.epochs, **how
         )
         runs.append(run)
-        print(json.dumps({k: v for k, v in run.items() if k != "history"}), flush=True)
+        print(json.dumps({"seed": seed, **run["results"]}), flush=True)
         _summarise(args, preset, config, device, data, runs, load_before)
 
 
 def _summarise(args, preset, config, device, data, runs, load_before) -> None:
-    errors = [100 * r["test_error"] for r in runs]
-    times = [r["train_seconds"] for r in runs]
+    """The run record (``ffbook.ff.records.load_record`` reads it): schema, environment, runs by name,
+    then a summary for people, in percentages under names that say so."""
+    errors = [100 * r["results"]["test_error"] for r in runs]
+    times = [r["results"]["train_seconds"] for r in runs]
     summary = {
-        "preset": preset.name,
-        "net": preset.net.to_dict(),
-        "train": config.to_dict(),
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})",
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_before": load_before,
-        "load_average_after": _load(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "ffbook": ffbook.__version__,
-        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "train_size": runs[0]["train_size"],
-        "runs": runs,
+        "schema": SCHEMA,
+        "environment": {**environment(device), "load_average_before": load_before, "load_average_after": _load()},
+        "runs": {f"{preset.name}-seed{r['train']['seed']}": r for r in runs},
+        "train_size": runs[0]["results"]["train_size"],
         "test_error_percent_mean": statistics.mean(errors),
         "test_error_percent_spread": [min(errors), max(errors)],
         "test_error_percent_std": statistics.stdev(errors) if len(errors) > 1 else 0.0,
         "train_seconds_mean": statistics.mean(times),
     }
-    if all("readout_test_error" in r for r in runs):
-        summary["readout_test_error_percent_mean"] = statistics.mean(100 * r["readout_test_error"] for r in runs)
+    if all("readout_test_error" in r["results"] for r in runs):
+        summary["readout_test_error_percent_mean"] = statistics.mean(
+            100 * r["results"]["readout_test_error"] for r in runs
+        )
     print(
-        f"| {preset.name} | {summary['device']} | {len(runs)} seed(s) | {summary['test_error_percent_mean']:.2f}% "
+        f"| {preset.name} | {summary['environment']['device_name']} "
+        f"| {len(runs)} seed(s) | {summary['test_error_percent_mean']:.2f}% "
         f"(min {min(errors):.2f}, max {max(errors):.2f}) | {summary['train_seconds_mean']:.1f} s | "
         f"load {load_before} |"
     )

@@ -8,12 +8,14 @@ import sys
 import time
 
 import pytest
+import torch
 from ff_toy import toy_data as _toy_data
 
 from ffbook.ff import FFConfig, FFNetSpec, Preset
 from ffbook.ff.records import KERAS_RUN, PAPER_RUN, environment, load_keras_record, load_record, summarise_runs
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "bench"))
+import ff_torch  # noqa: E402  (bench/ff_torch.py: the CPU benchmark's records)
 import gpu  # noqa: E402  (bench/gpu.py: the writer of the records)
 
 
@@ -37,6 +39,22 @@ def test_a_record_written_by_the_gpu_script_loads_and_summarises(tmp_path):
     assert row["status"] == "complete" and row["epochs"] == 2 and row["negatives"] == "hard_readout"
     assert row["test_error"] == pytest.approx(100 * entry["history"]["test_error"][-1])
     assert len(row["layer_test_errors"]) == 2 and "readout_test_error" in row
+
+
+def test_the_cpu_benchmark_writes_the_same_record(tmp_path):
+    """bench/ff_torch.py's record is the GPU script's: ``load_record`` and ``summarise_runs`` read it, and
+    its summary for people names its percentages."""
+    x, y = _toy_data()
+    spec = FFNetSpec(dims=(40, 16, 16), threshold=2.0, norm="rms", on_value=4.0)
+    preset = Preset("toy", spec, FFConfig(epochs=2, batch_size=20), "a toy")
+    runs = [ff_torch.run_seed(preset, preset.train.replace(seed=s), "cpu", ((x, y), (x, y)), False, 1) for s in (0, 1)]
+    args = type("Args", (), {"out": str(tmp_path / "record.json")})()
+    ff_torch._summarise(args, preset, preset.train, torch.device("cpu"), None, runs, [0.5])
+    record = load_record(tmp_path / "record.json")
+    rows = summarise_runs(record)
+    assert [row["run"] for row in rows] == ["toy-seed0", "toy-seed1"] and [row["seed"] for row in rows] == [0, 1]
+    assert record["test_error_percent_mean"] == pytest.approx(sum(row["test_error"] for row in rows) / 2)
+    assert record["environment"]["load_average_before"] == [0.5]
 
 
 def test_the_shipped_paper_sized_record():
