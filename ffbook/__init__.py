@@ -22,6 +22,7 @@ __all__ = [
     "notebook_info",
     "quiet_frameworks",
     "setup_notebook",
+    "glue",
 ]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -124,3 +125,29 @@ def setup_notebook() -> None:
     quiet_frameworks()
     info = notebook_info()
     print(f"ffbook {__version__} | mode: {info['mode']} | device: {info['device']} | python {info['python']}")
+
+
+GLUE_PREFIX = "application/papermill.record/"
+"""The mime-type prefix under which myst-nb finds a hidden glued value in a cell's outputs."""
+
+
+def glue(name: str, value: str | int | float) -> str | int | float:
+    """Record ``value`` under ``name`` for the page's prose, and return it.
+
+    The book's Markdown writes ``{glue:text}`name``` where a number from a run belongs, so the
+    text always says what the outputs show (on a CPU, a GPU or in quick mode). This emits the
+    hidden display that myst-nb's ``glue(name, value, display=False)`` emits, without importing
+    myst-nb (Colab has none): a text/plain bundle under ``GLUE_PREFIX`` with the ``scrapbook``
+    metadata naming it. Format numbers before gluing (``glue("err", f"{e:.2f}%")``) to fix the
+    digits the reader sees.
+    """
+    from ffbook._validate import check_str_or_number  # NumPy: only when a chapter glues
+
+    value = check_str_or_number("value", value)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name must be a Python identifier (letters, digits, _), got {name!r}")
+    from IPython.display import display
+
+    bundle = {GLUE_PREFIX + "text/plain": repr(value)}
+    display(bundle, raw=True, metadata={"scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX}})
+    return value

@@ -26,6 +26,7 @@ __all__ = [
     "check_int_sequence",
     "check_real",
     "check_seed",
+    "check_str_or_number",
     "native_array",
     "scaled_norm",
     "small_seed",
@@ -114,6 +115,15 @@ def check_real(
     if max is not None and value > max:
         raise ValueError(f"{name} must be <= {max}, got {value}")
     return value
+
+
+def check_str_or_number(name: str, value) -> str | int | float:
+    """``value`` if it is a str, an int or a finite real number (NumPy's as Python's); bools are refused."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    return check_real(name, value, hint=" or a str")
 
 
 def check_choice(name: str, value, choices: Iterable[str]) -> str:
