@@ -285,3 +285,86 @@ def test_progress_bars_show_their_final_state_on_the_static_page(path):
     """The site shows a widget's text fallback: a tqdm bar's must be its final state, not "0%"."""
     notebook = json.loads(path.read_text())
     assert progress_text.fix_notebook(notebook) == 0, f"run: python tools/progress_text.py {path.relative_to(ROOT)}"
+
+
+# Numbers in prose come from the outputs (issue: "a test fails if a page's prose holds a figure that
+# none of its outputs shows"). For every chapter that glues its numbers, a measured figure in its
+# Markdown (a number followed by a unit: %, points, s, min, h, MB, GFLOP...) must appear verbatim in
+# some output of the same notebook, a glued value included. Maths, code and HTML are not prose.
+GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`([^`]+)`")
+GLUE_MIME = "application/papermill.record/text/plain"
+NOT_PROSE = [FENCED_CODE, re.compile(r"\$\$.*?\$\$", re.S), re.compile(r"\$[^$\n]+\$"), re.compile(r"`[^`\n]*`"),
+             re.compile(r"<[^>]*>"), re.compile(r"\]\([^)]*\)")]  # fmt: skip
+MEASURED = re.compile(
+    r"(?<![\w.,])(\d[\d,]*(?:\.\d+)?)\s?(?:%|(?:percent|points?|s|seconds?|ms|min|minutes?|h|hours?|MB|GB|GiB)\b"
+    r"|[GT]FLOP)"
+)
+
+
+def glued_values(notebook_cells: list[dict]) -> dict[str, str]:
+    import ast
+
+    values = {}
+    for cell in notebook_cells:
+        for output in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
+            scrap = output.get("metadata", {}).get("scrapbook")
+            if scrap:
+                text = output["data"][scrap.get("mime_prefix", "") + "text/plain"]
+                try:
+                    values[scrap["name"]] = str(ast.literal_eval(text))
+                except (SyntaxError, ValueError):
+                    values[scrap["name"]] = text
+    return values
+
+
+def output_text(notebook_cells: list[dict]) -> str:
+    parts = list(glued_values(notebook_cells).values())
+    for cell in notebook_cells:
+        for output in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
+            parts.append("".join(output.get("text", "")))
+            for mime in ("text/plain", "text/markdown", "text/html"):
+                parts.append("".join(output.get("data", {}).get(mime, "")))
+    return "\n".join(parts)
+
+
+def prose_figures_not_in_outputs(notebook_cells: list[dict]) -> list[str]:
+    shown = output_text(notebook_cells)
+    missing = []
+    for cell in notebook_cells:
+        if cell["cell_type"] != "markdown":
+            continue
+        prose = GLUE_ROLE.sub("", source(cell))
+        for pattern in NOT_PROSE:
+            prose = pattern.sub(" ", prose)
+        for match in MEASURED.finditer(prose):
+            if not re.search(r"(?<![\d.])" + re.escape(match.group(1)) + r"(?![\d])", shown):
+                missing.append(match.group(0))
+    return missing
+
+
+GLUED = [p for p in NOTEBOOKS if any("{glue" in source(c) for c in cells(p) if c["cell_type"] == "markdown")]
+
+
+@pytest.mark.parametrize("path", GLUED, ids=lambda p: p.name)
+def test_prose_numbers_come_from_the_outputs(path):
+    notebook_cells = cells(path)
+    named = {m.group(1).split(":")[0] for c in notebook_cells if c["cell_type"] == "markdown"
+             for m in GLUE_ROLE.finditer(source(c))}  # fmt: skip
+    unknown = named - set(glued_values(notebook_cells))
+    assert not unknown, f"glued names used but never glued: {unknown}"
+    assert prose_figures_not_in_outputs(notebook_cells) == [], "figures in the prose that no output shows"
+
+
+def test_the_prose_check_catches_a_typed_figure():
+    def md(text):
+        return {"cell_type": "markdown", "source": text, "metadata": {}}
+
+    glue_output = {"output_type": "display_data", "metadata": {"scrapbook": {"name": "err", "mime_prefix":
+                   "application/papermill.record/"}}, "data": {GLUE_MIME: "'1.39%'"}}  # fmt: skip
+    code = {"cell_type": "code", "source": "", "metadata": {}, "outputs": [
+        glue_output, {"output_type": "stream", "name": "stdout", "text": "26.1 min of training\n"}]}  # fmt: skip
+    ok = [code, md("It ends at {glue:text}`err` after 26.1 min; $x = 3.5 s$ and `2.0 s` are not prose.")]
+    assert prose_figures_not_in_outputs(ok) == []
+    typed = [code, md("It ends at 1.38% after 26.1 min, and 0.5 s per epoch.")]
+    assert prose_figures_not_in_outputs(typed) == ["1.38%", "0.5 s"]
+    assert glued_values(ok) == {"err": "1.39%"}
