@@ -180,49 +180,9 @@ def _figure(rows: list[dict], path: pathlib.Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ffbook.plots import plot_ablation
 
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
-    positions = list(range(len(rows)))[::-1]
-    # Variants far worse than the recipe (over 3 times its error) would squash the rest: they sit at the edge.
-    cut = 3 * rows[0]["goodness"][0]
-    learned = [r[key][0] for r in rows for key in ("goodness", "softmax") if r[key][0] < cut]
-    edge = max(learned) + 0.6
-    for key, offset, colour, label in (
-        ("goodness", 0.15, "tab:blue", "goodness of layers 2-3"),
-        ("softmax", -0.15, "tab:orange", "softmax on a neutral label"),
-    ):
-        inside = [(r, p) for r, p in zip(rows, positions, strict=True) if r[key][0] <= edge]
-        ax.errorbar(
-            [r[key][0] for r, _ in inside],
-            [p + offset for _, p in inside],
-            xerr=[r[key][1] for r, _ in inside],
-            fmt="o",
-            color=colour,
-            capsize=3,
-            label=label,
-        )
-        for r, p in zip(rows, positions, strict=True):
-            if r[key][0] > edge:
-                ax.plot([edge], [p + offset], marker=">", color=colour)
-                ax.annotate(
-                    f"{r[key][0]:.1f}%",
-                    (edge, p + offset),
-                    xytext=(-8, 0),
-                    textcoords="offset points",
-                    ha="right",
-                    va="center",
-                    fontsize=8,
-                    color=colour,
-                )
-    ax.axvline(rows[0]["goodness"][0], color="tab:blue", linestyle=":", linewidth=1)
-    ax.set_xlim(min(learned) - 0.4, edge + 0.1)
-    ax.set_yticks(positions, [r["variant"] for r in rows])
-    ax.set_xlabel(f"test error (%), mean ± std over seeds, {rows[0]['epochs']} epochs (off scale: ▶ and its value)")
-    ax.set_title("Hinton's recipe with one thing changed")
-    ax.legend(loc="lower right")
-    ax.grid(axis="x", alpha=0.3)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plot_ablation(rows).figure.savefig(path, dpi=120, bbox_inches="tight")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ __all__ = [
     "plot_secant",
     "plot_training_curves",
     "plot_image_grid",
+    "plot_ablation",
     "plot_confusion_matrix",
     "plot_computational_graph",
     "plot_ff_layer_losses",
@@ -81,6 +82,7 @@ def plot_image_grid(
     vmin: float | None = None,
     vmax: float | None = None,
     size: float = 1.3,
+    colorbar: str | None = None,
 ):
     """Show small images in a grid, each with an optional title (e.g. "pred 3 / true 5").
 
@@ -91,6 +93,7 @@ def plot_image_grid(
         suptitle: the figure's title.
         cmap, vmin, vmax: passed to ``imshow`` (fix vmin/vmax to compare images on one scale).
         size: inches per image.
+        colorbar: a label for one colour bar shared by all images (give vmin/vmax so they share a scale).
 
     Returns the figure.
     """
@@ -108,12 +111,18 @@ def plot_image_grid(
         if index >= len(images):
             ax.axis("off")
             continue
-        ax.imshow(images[index], cmap=cmap, vmin=vmin, vmax=vmax)
+        shown = ax.imshow(images[index], cmap=cmap, vmin=vmin, vmax=vmax)
         if titles is not None:
             ax.set_title(titles[index], fontsize="small")
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
+    if colorbar is not None:
+        if not isinstance(colorbar, str):
+            raise TypeError(f"colorbar must be a label (str) or None, got {type(colorbar).__name__}")
+        if vmin is None or vmax is None:
+            raise ValueError("colorbar needs vmin and vmax, so that every image uses the scale it shows")
+        fig.colorbar(shown, ax=axes.ravel().tolist(), label=colorbar, fraction=0.02, pad=0.01)
     return fig
 
 
@@ -589,3 +598,47 @@ def plot_bp_ff_schematic(num_layers: int = 3, title: str = "What flows where in 
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_ablation(rows: list[dict], ax=None, title: str = "Hinton's recipe with one thing changed"):
+    """Each variant's test error (mean ± std over seeds) by the goodness rule and by the softmax.
+
+    ``rows`` are ``ffbook.ff.records.load_ablation()``'s (errors in %, the unchanged recipe first).
+    Variants over three times the recipe's error would squash the rest: they sit at the right
+    edge as a ▶ with their value. A dotted line marks the recipe. Returns the axes.
+    """
+    if not rows or any(not {"variant", "goodness", "softmax", "epochs"} <= set(row) for row in rows):
+        raise ValueError("rows must be ablation rows (variant, goodness, softmax, epochs), the recipe first")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
+    positions = list(range(len(rows)))[::-1]
+    cut = 3 * rows[0]["goodness"][0]
+    learned = [r[key][0] for r in rows for key in ("goodness", "softmax") if r[key][0] < cut]
+    edge = max(learned) + 0.6
+    for key, offset, colour, label in (
+        ("goodness", 0.15, "tab:blue", "goodness of layers 2-3"),
+        ("softmax", -0.15, "tab:orange", "softmax on a neutral label"),
+    ):
+        inside = [(r, p) for r, p in zip(rows, positions, strict=True) if r[key][0] <= edge]
+        ax.errorbar(
+            [r[key][0] for r, _ in inside],
+            [p + offset for _, p in inside],
+            xerr=[r[key][1] for r, _ in inside],
+            fmt="o",
+            color=colour,
+            capsize=3,
+            label=label,
+        )
+        for r, p in zip(rows, positions, strict=True):
+            if r[key][0] > edge:
+                ax.plot([edge], [p + offset], marker=">", color=colour)
+                ax.annotate(f"{r[key][0]:.1f}%", (edge, p + offset), xytext=(-8, 0), textcoords="offset points",
+                            ha="right", va="center", fontsize=8, color=colour)  # fmt: skip
+    ax.axvline(rows[0]["goodness"][0], color="tab:blue", linestyle=":", linewidth=1)
+    ax.set_xlim(min(learned) - 0.4, edge + 0.1)
+    ax.set_yticks(positions, [r["variant"] for r in rows])
+    ax.set_xlabel(f"test error (%), mean ± std over seeds, {rows[0]['epochs']} epochs (off scale: ▶ and its value)")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return ax

@@ -255,3 +255,32 @@ def test_secant_names_a_bad_x(x, error):
 
     with pytest.raises(error, match="x must be"):
         plot_secant(np.sin, np.cos, x, 0.1)
+
+
+def test_image_grid_shares_one_labelled_colour_bar():
+    images = np.linspace(-1, 1, 4 * 9).reshape(4, 3, 3)
+    fig = plot_image_grid(images, ncols=2, cmap="RdBu_r", vmin=-1, vmax=1, colorbar="weight")
+    bars = [ax for ax in fig.axes if ax.get_ylabel() == "weight"]
+    assert len(fig.axes) == 5 and len(bars) == 1
+    assert bars[0].get_ylim() == (-1.0, 1.0)
+    with pytest.raises(ValueError, match="colorbar needs vmin and vmax"):
+        plot_image_grid(images, colorbar="weight")
+    plt.close("all")
+
+
+def test_ablation_plot_marks_each_variant_and_puts_the_far_off_ones_at_the_edge():
+    from ffbook.plots import plot_ablation
+
+    rows = [
+        {"variant": "recipe", "goodness": [2.0, 0.1], "softmax": [2.1, 0.2], "epochs": 10},
+        {"variant": "adam", "goodness": [2.2, 0.1], "softmax": [1.9, 0.1], "epochs": 10},
+        {"variant": "l2", "goodness": [90.0, 1.0], "softmax": [88.0, 1.0], "epochs": 10},
+    ]
+    ax = plot_ablation(rows)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["recipe", "adam", "l2"]
+    assert sorted(t.get_text() for t in ax.texts) == ["88.0%", "90.0%"]  # off scale, with their values
+    lo, hi = ax.get_xlim()
+    assert lo < 1.9 and 2.2 < hi < 10
+    with pytest.raises(ValueError, match="ablation rows"):
+        plot_ablation([{"variant": "recipe"}])
+    plt.close("all")

@@ -20,9 +20,12 @@ __all__ = [
     "new_record",
     "load_record",
     "load_keras_record",
+    "load_ablation",
     "summarise_runs",
     "PAPER_RUN",
     "KERAS_RUN",
+    "CPU_RUNS",
+    "ABLATION_RUN",
 ]
 
 SCHEMA = 2
@@ -31,6 +34,12 @@ STATUSES = ("running", "interrupted", "failed", "complete", "skipped")
 PAPER_RUN = pathlib.Path(__file__).with_name("records") / "hinton-2022-gpu.json"
 # The Keras FFNetwork on the full keras.io recipe (bench/ff_keras.py --full, run by make gpu).
 KERAS_RUN = pathlib.Path(__file__).with_name("records") / "keras-ffnetwork-gpu.json"
+# hinton-matlab (100 epochs, 3 seeds) and hinton-jitter on 2 CPU cores (bench/ship_records.py).
+CPU_RUNS = pathlib.Path(__file__).with_name("records") / "hinton-cpu.json"
+# bench/ff_ablation.py: hinton-matlab with one thing changed, 10 epochs, 3 seeds (bench/ship_records.py).
+ABLATION_RUN = pathlib.Path(__file__).with_name("records") / "ablation-10-epochs.json"
+_ABLATION_KEYS = {"variant", "change", "seeds", "goodness", "softmax", "all_layers", "each", "epochs"}
+_FINAL_KEYS = ("test_error", "layer_test_errors", "all_layers_test_error", "readout_test_error")
 _KERAS_KEYS = {
     "machine",
     "date_utc",
@@ -133,10 +142,18 @@ def load_keras_record(path: str | pathlib.Path = KERAS_RUN) -> dict:
 
 
 def summarise_runs(record: dict) -> list[dict]:
-    """One row per run: final errors (in %) by every prediction rule, epochs, seconds, step and negatives."""
+    """One row per run: final test errors (in %) by every prediction rule, epochs, seconds, step, negatives.
+
+    The final errors are the run's ``results`` (every rule on the test set, at the end) when it has
+    them, else the last entry of its history (a run stopped before its end).
+    """
     rows = []
     for name, run in record["runs"].items():
         history = run["history"]
+        results = run.get("results") or {}
+        if "layer_test_errors" not in results:  # a run stopped early: its last evaluation
+            results = {key: history[key][-1] for key in _FINAL_KEYS if history.get(key)}
+        final = results
         row = {
             "run": name,
             "status": run["status"],
@@ -145,11 +162,26 @@ def summarise_runs(record: dict) -> list[dict]:
             "step": history.get("step", "?"),
             "epochs": run["epochs_done"],
             "seconds": sum(history["epoch_seconds"]),
-            "test_error": 100 * history["test_error"][-1],
-            "layer_test_errors": [100 * e for e in history["layer_test_errors"][-1]],
-            "all_layers_test_error": 100 * history["all_layers_test_error"][-1],
+            "test_error": 100 * final["test_error"],
+            "layer_test_errors": [100 * e for e in final["layer_test_errors"]],
+            "all_layers_test_error": 100 * final["all_layers_test_error"],
         }
-        if history.get("readout_test_error"):
-            row["readout_test_error"] = 100 * history["readout_test_error"][-1]
+        if final.get("readout_test_error") is not None:
+            row["readout_test_error"] = 100 * final["readout_test_error"]
         rows.append(row)
+    return rows
+
+
+def load_ablation(path: str | pathlib.Path = ABLATION_RUN) -> list[dict]:
+    """The rows of the one-change-at-a-time table (``bench/ff_ablation.py``), checked; errors in %."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no ablation record at {path}")
+    rows = json.loads(path.read_text()).get("rows")
+    if not rows or rows[0].get("variant") != "recipe":
+        raise ValueError(f"{path}: not an ablation record (its rows must start with the 'recipe' variant)")
+    for row in rows:
+        missing = _ABLATION_KEYS - set(row)
+        if missing:
+            raise ValueError(f"{path}: variant {row.get('variant')!r} lacks {sorted(missing)}")
     return rows
