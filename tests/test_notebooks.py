@@ -331,8 +331,8 @@ def prose_figures_not_in_outputs(notebook_cells: list[dict]) -> list[str]:
     shown = output_text(notebook_cells)
     missing = []
     for cell in notebook_cells:
-        if cell["cell_type"] != "markdown":
-            continue
+        if cell["cell_type"] != "markdown" or source(cell).startswith("<details>\n<summary>Provenance"):
+            continue  # the provenance note describes the execution (its date and wall time), not a result
         prose = GLUE_ROLE.sub("", source(cell))
         for pattern in NOT_PROSE:
             prose = pattern.sub(" ", prose)

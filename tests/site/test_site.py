@@ -294,3 +294,13 @@ def test_widgets_show_their_text_fallback_not_a_dead_widget(page):
                 text = "".join(data["text/plain"]).strip().splitlines()[0]
                 # the page escapes < and > as HTML entities
                 assert text.replace("<", "&lt;").replace(">", "&gt;")[:60] in html, text
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_glued_numbers_and_displayed_tables_are_rendered(page):
+    """No glue role is left as text (a glued name that no output holds), and chapter 9's tables of
+    results, which its cells display as Markdown, become HTML tables (not rows of pipes)."""
+    html = (HTML / f"{page}.html").read_text()
+    assert "{glue" not in re.sub(r"<[^>]+>", "", html)
+    if page.endswith("09_ff_mnist"):
+        assert html.count("<table") >= 4  # the recipe (prose), and the rules, runs and ablation (outputs)
