@@ -62,7 +62,11 @@ CONFIGS = {
         epochs=3, batch_size=32, lr=3e-3, lr_schedule="half_linear", negatives="hard_readout", seed=4
     ),
     "hinton": HINTON.train.replace(epochs=3, batch_size=32, validation=0, seed=4),
+    # hinton-jitter's additions: shifted copies refilled every epoch in one buffer, dropout inside the graph
+    "jitter": HINTON.train.replace(epochs=3, batch_size=32, validation=0, seed=4, shift=1, dropout=0.1),
 }
+# shift moves square images: the jitter recipe trains on the toy data's first 36 features as 6 x 6 images
+JITTER_SPEC = FFNetSpec(**{**HINTON_SPEC.to_dict(), "dims": (36, 64, 64, 64)})
 
 
 @pytest.mark.parametrize("recipe", sorted(CONFIGS))
@@ -73,7 +77,9 @@ def test_graph_and_eager_training_agree(recipe):
     partial one per epoch, over 3 epochs with the learning-rate cool-down.
     """
     x, y = _toy_data()
-    config, spec = CONFIGS[recipe], HINTON_SPEC if recipe == "hinton" else SPEC
+    config, spec = CONFIGS[recipe], {"hinton": HINTON_SPEC, "jitter": JITTER_SPEC}.get(recipe, SPEC)
+    if recipe == "jitter":
+        x = x[:, :36].contiguous()
     runs = {}
     with full_fp32_matmuls():
         for step in ("eager", "graph"):
