@@ -350,6 +350,8 @@ def test_prose_numbers_come_from_the_outputs(path):
     notebook_cells = cells(path)
     named = {m.group(1).split(":")[0] for c in notebook_cells if c["cell_type"] == "markdown"
              for m in GLUE_ROLE.finditer(source(c))}  # fmt: skip
+    in_code = [source(c) for c in notebook_cells if c["cell_type"] == "markdown" and "`{glue" in source(c)]
+    assert not in_code, "a glue role inside a code span is shown as text, not as its value"
     unknown = named - set(glued_values(notebook_cells))
     assert not unknown, f"glued names used but never glued: {unknown}"
     assert prose_figures_not_in_outputs(notebook_cells) == [], "figures in the prose that no output shows"
