@@ -150,10 +150,9 @@ def summarise_runs(record: dict) -> list[dict]:
     rows = []
     for name, run in record["runs"].items():
         history = run["history"]
-        results = run.get("results") or {}
-        if "layer_test_errors" not in results:  # a run stopped early: its last evaluation
-            results = {key: history[key][-1] for key in _FINAL_KEYS if history.get(key)}
-        final = results
+        final = run.get("results") or {}
+        if "layer_test_errors" not in final:  # a run stopped early: its last evaluation
+            final = {key: history[key][-1] for key in _FINAL_KEYS if history.get(key)}
         row = {
             "run": name,
             "status": run["status"],
