@@ -287,20 +287,21 @@ def run_full(args):
         f"test accuracy {accuracy:.2%}"
     )
     if args.json:
-        record = {
-            "machine": describe_machine(),
-            "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "dims": args.dims,
-            "train_size": len(x),
-            "inner_steps": args.inner_steps,
-            "outer_epochs_asked": args.outer_epochs,
-            "outer_epochs_done": done,
-            "stopped_by_time_guard": done < args.outer_epochs,
-            "epoch_seconds": timer.seconds,
-            "train_seconds": total,
-            "test_accuracy": accuracy,
-            "test_error": 1.0 - accuracy,
+        from ffbook.ff.records import SCHEMA, environment
+
+        machine = {"machine": describe_machine(), "keras": keras.__version__, "keras_backend": keras.backend.backend()}
+        run = {
+            "status": "interrupted" if done < args.outer_epochs else "complete",  # stopped by --max-seconds
+            "epochs_done": done,
+            "preset": "keras-io (FFNetwork)",
+            "net": {"dims": list(args.dims), "threshold": THRESHOLD},
+            "train": {"outer_epochs": args.outer_epochs, "inner_steps": args.inner_steps, "train_size": len(x),
+                      "batch_size": len(x), "seed": 0},  # fmt: skip
+            "history": {"epoch_seconds": timer.seconds, "test_epochs": [done], "test_error": [1.0 - accuracy]},
+            "results": {"test_error": 1.0 - accuracy, "train_seconds": total, "test_size": len(x_test)},
         }
+        device = "cuda" if describe_machine().startswith("cuda") else "cpu"
+        record = {"schema": SCHEMA, "environment": environment(device) | machine, "runs": {"keras-ffnetwork": run}}
         with open(args.json, "w") as handle:
             json.dump(record, handle, indent=2)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

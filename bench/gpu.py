@@ -33,7 +33,7 @@ import time
 import torch
 
 from ffbook.ff import FFNetSpec, Preset, get_preset, mnist_tensors, train
-from ffbook.ff.records import environment
+from ffbook.ff.records import SCHEMA, environment
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         print("[gpu] no CUDA device: run with --dry-run on a CPU", file=sys.stderr)
         return 2
-    record = {"environment": environment(device), "dry_run": args.dry_run, "budget_s": budget, "runs": {}}
+    record = {"schema": SCHEMA, "environment": environment(device), "dry_run": args.dry_run, "budget_s": budget}
+    record["runs"] = {}
     recorder = Recorder(out, record)
 
     def left() -> float:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import pathlib
 
+from ffbook.ff.records import SCHEMA
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RUNS = ROOT / "bench" / "runs"
 RECORDS = ROOT / "ffbook" / "ff" / "records"
@@ -55,6 +57,7 @@ def cpu_record() -> dict:
         name = f"{cli['preset']}-seed{cli['train']['seed']}"
         runs[name] = _run(cli["preset"], cli["net"], cli["train"], cli["results"], cli["history"], cli["environment"])
     return {
+        "schema": SCHEMA,
         "source": "bench/runs/hinton-matlab-2026-12-03 and hinton-jitter-2026-12-04 (bench/ship_records.py)",
         "environment": {"device": "cpu", "device_name": "CPU (2 cores, x86_64)", "cpu_count": 2},
         "runs": runs,

@@ -15,6 +15,7 @@ __all__ = [
     "plot_training_curves",
     "plot_image_grid",
     "plot_ablation",
+    "log_percent_axis",
     "plot_confusion_matrix",
     "plot_computational_graph",
     "plot_ff_layer_losses",
@@ -92,7 +93,7 @@ def plot_image_grid(
         ncols: images per row.
         suptitle: the figure's title.
         cmap, vmin, vmax: passed to ``imshow`` (fix vmin/vmax to compare images on one scale).
-        size: inches per image.
+        size: inches per image, across (its height follows the images' aspect).
         colorbar: a label for one colour bar shared by all images (give vmin/vmax so they share a scale).
 
     Returns the figure.
@@ -104,7 +105,8 @@ def plot_image_grid(
         raise ValueError(f"titles must hold one string per image: {len(titles)} titles for {len(images)} images")
     ncols = min(check_int("ncols", ncols, min=1), len(images))
     nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.3) * nrows + 0.6), squeeze=False)
+    row_height = size * images.shape[1] / images.shape[2] + 0.3  # the images' own aspect, plus a title
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, row_height * nrows + 0.6), squeeze=False)
     for index, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -124,6 +126,17 @@ def plot_image_grid(
             raise ValueError("colorbar needs vmin and vmax, so that every image uses the scale it shows")
         fig.colorbar(shown, ax=axes.ravel().tolist(), label=colorbar, fraction=0.02, pad=0.01)
     return fig
+
+
+def log_percent_axis(ax, ylabel: str):
+    """Put error rates in % on a log y-axis whose ticks read as plain numbers (0.8, 1, 2, 5)."""
+    if not isinstance(ylabel, str):
+        raise TypeError(f"ylabel must be a str, got {type(ylabel).__name__}")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.set_ylabel(f"{ylabel} (%, log scale)")
+    return ax
 
 
 def plot_confusion_matrix(matrix, class_names=None, ax=None, title: str = "Confusion matrix"):
@@ -269,10 +282,11 @@ def plot_ff_layer_losses(history, ax=None, title: str = "Forward-Forward loss pe
 
 
 def plot_ff_test_error(history, ax=None, title: str = "Test error per epoch", references: dict | None = None):
-    """Draw the test error (in %) at the epochs it was measured, with optional reference lines.
+    """Draw the error (in %) on the history's evaluation set at the epochs it was measured.
 
-    ``references`` maps a label to an error in % (e.g. ``{"paper": 1.36}``), drawn dashed.
-    The read-out's error is drawn too when the history has one. Returns the axes.
+    The line is the goodness rule the history records as ``test_error`` (the scored layers summed:
+    the paper's rule); the softmax read-out's error is drawn too when the history has one.
+    ``references`` maps a label to an error in % (e.g. ``{"paper": 1.36}``), drawn dashed. Returns the axes.
     """
     epochs = _history_series(history, "test_epochs")
     errors = 100 * _history_series(history, "test_error")
@@ -280,19 +294,15 @@ def plot_ff_test_error(history, ax=None, title: str = "Test error per epoch", re
         raise ValueError("history has no test errors (pass test data to fit)")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(epochs, errors, marker="o", label="FF, goodness of each label")
-    readout = 100 * np.asarray(history.get("readout_error", []), dtype=float)
+    ax.plot(epochs, errors, marker="o", label="FF, goodness of the scored layers summed")
+    readout = 100 * np.asarray(history.get("readout_test_error") or [], dtype=float)
     if readout.size == errors.size:
-        ax.plot(epochs, readout, marker="s", label="FF, linear read-out")
+        ax.plot(epochs, readout, marker="s", label="FF, softmax read-out")
     for index, (label, value) in enumerate((references or {}).items()):
         ax.axhline(value, linestyle="--", color=f"C{index + 2}", label=f"{label}: {value:.2f}%")
-    ax.set_yscale("log")
-    # plain numbers (2, 3, 5) on the log axis rather than 2x10^0
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    log_percent_axis(ax, f"{history.get('eval_set', 'test')} error")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("test error (%, log scale)")
     ax.set_title(title)
     ax.legend(loc="best", fontsize="small")
     return ax

@@ -12,7 +12,15 @@ import torch
 from ff_toy import toy_data as _toy_data
 
 from ffbook.ff import FFConfig, FFNetSpec, Preset
-from ffbook.ff.records import KERAS_RUN, PAPER_RUN, environment, load_keras_record, load_record, summarise_runs
+from ffbook.ff.records import (
+    CPU_RUNS,
+    KERAS_RUN,
+    PAPER_RUN,
+    environment,
+    load_keras_record,
+    load_record,
+    summarise_runs,
+)
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "bench"))
 import ff_torch  # noqa: E402  (bench/ff_torch.py: the CPU benchmark's records)
@@ -32,13 +40,13 @@ def test_a_record_written_by_the_gpu_script_loads_and_summarises(tmp_path):
     )
     preset = Preset("toy", spec, FFConfig(epochs=2, batch_size=20, negatives="hard_readout"), "a toy")
     entry = gpu.run_preset(preset, preset.train, "cpu", ((x, y), (x, y)), time.perf_counter() + 60, 1, False)
-    recorder = gpu.Recorder(tmp_path, {"environment": environment("cpu"), "runs": {}})
+    recorder = gpu.Recorder(tmp_path, {"schema": 2, "environment": environment("cpu"), "runs": {}})
     recorder.add("toy-seed0", entry)
     record = load_record(tmp_path / "gpu-results.json")
     (row,) = summarise_runs(record)
     assert row["status"] == "complete" and row["epochs"] == 2 and row["negatives"] == "hard_readout"
-    assert row["test_error"] == pytest.approx(100 * entry["history"]["test_error"][-1])
-    assert len(row["layer_test_errors"]) == 2 and "readout_test_error" in row
+    assert row["test_error_percent"] == pytest.approx(100 * entry["results"]["test_error"])
+    assert len(row["layer_test_errors_percent"]) == 2 and "readout_test_error_percent" in row
 
 
 def test_the_cpu_benchmark_writes_the_same_record(tmp_path):
@@ -53,7 +61,7 @@ def test_the_cpu_benchmark_writes_the_same_record(tmp_path):
     record = load_record(tmp_path / "record.json")
     rows = summarise_runs(record)
     assert [row["run"] for row in rows] == ["toy-seed0", "toy-seed1"] and [row["seed"] for row in rows] == [0, 1]
-    assert record["test_error_percent_mean"] == pytest.approx(sum(row["test_error"] for row in rows) / 2)
+    assert record["test_error_percent_mean"] == pytest.approx(sum(row["test_error_percent"] for row in rows) / 2)
     assert record["environment"]["load_average_before"] == [0.5]
 
 
@@ -63,7 +71,7 @@ def test_the_shipped_paper_sized_record():
     rows = {row["run"]: row for row in summarise_runs(record)}
     fast = [row for row in rows.values() if row["step"] == "graph" and row["negatives"] == "hard_readout"]
     assert sorted(row["seed"] for row in fast) == [0, 1, 2]
-    assert all(row["epochs"] == 60 and len(row["layer_test_errors"]) == 4 for row in fast)
+    assert all(row["epochs"] == 60 and len(row["layer_test_errors_percent"]) == 4 for row in fast)
     assert PAPER_RUN.is_file() and PAPER_RUN.stat().st_size < 200_000  # it ships inside the package
 
 
@@ -74,36 +82,69 @@ def test_a_broken_record_is_refused_with_what_is_missing(tmp_path):
         load_record(path)
     run = {"status": "complete", "epochs_done": 1, "net": {}, "train": {}, "results": {}, "history": {"test_error": []}}
     path.write_text(json.dumps({"environment": {}, "runs": {"a": run}}))
+    with pytest.raises(ValueError, match="record schema None, this ffbook reads schema 2"):
+        load_record(path)
+    path.write_text(json.dumps({"schema": 2, "environment": {}, "runs": {"a": run}}))
     with pytest.raises(ValueError, match="history of run 'a' lacks"):
         load_record(path)
+    history = {"test_epochs": [1], "test_error": [0.1], "epoch_seconds": [1.0]}
+    path.write_text(json.dumps({"schema": 2, "environment": {}, "runs": {"a": run | {"history": history}}}))
+    assert load_record(path)["runs"]["a"]["status"] == "complete"
+    for status in ("cut by the time guard", "passed", "done"):  # only the schema's words
+        path.write_text(json.dumps({"schema": 2, "environment": {}, "runs": {"a": run | {"history": history,
+                                                                                          "status": status}}}))
+        with pytest.raises(ValueError, match=f"status {status!r}, not one of"):
+            load_record(path)
     with pytest.raises(FileNotFoundError):
         load_record(tmp_path / "missing.json")
 
 
-def test_the_shipped_keras_record_in_the_format_bench_ff_keras_writes(tmp_path):
-    record = load_keras_record()
-    assert record["outer_epochs_done"] == 250 and record["dims"] == [784, 500, 500]
-    assert record["test_accuracy"] == pytest.approx(1 - record["test_error"])
+def test_the_shipped_keras_record_in_the_common_schema(tmp_path):
+    record = load_keras_record()  # the flat summary chapter 8 reads
+    assert record["outer_epochs_done"] == 250 and record["dims"] == [784, 500, 500] and record["status"] == "complete"
+    assert record["test_accuracy"] == pytest.approx(0.9751) and record["inner_steps"] == 50
+    assert record["machine"].startswith("cuda (NVIDIA H200)") and record["date_utc"].startswith("2026-11-30")
     assert KERAS_RUN.stat().st_size < 50_000
-    broken = {key: value for key, value in record.items() if key != "test_accuracy"}
+    full = load_record(KERAS_RUN)  # the same file through the common loader
+    assert full["schema"] == 2 and list(full["runs"]) == ["keras-ffnetwork"]
+    broken = json.loads(KERAS_RUN.read_text())
+    del broken["runs"]["keras-ffnetwork"]["train"]["inner_steps"]
     (tmp_path / "k.json").write_text(json.dumps(broken))
-    with pytest.raises(ValueError, match="test_accuracy"):
+    with pytest.raises(ValueError, match="inner_steps"):
         load_keras_record(tmp_path / "k.json")
+    with pytest.raises(ValueError, match="holds one run"):
+        load_keras_record(CPU_RUNS)
+
+
+def test_bench_ff_keras_writes_a_record_the_loader_reads(tmp_path):
+    """The writer itself, on a tiny run (TensorFlow or whatever Keras backend this process has)."""
+    import subprocess
+
+    out = tmp_path / "keras.json"
+    command = [sys.executable, str(pathlib.Path(gpu.__file__).with_name("ff_keras.py")), "--full", "--json", str(out),
+               "--train-size", "200", "--outer-epochs", "2", "--inner-steps", "2", "--dims", "784", "16", "16",
+               "--max-seconds", "0"]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    record = load_keras_record(out)
+    # --max-seconds 0 stops after the first outer epoch: an interrupted run, in the schema's words
+    assert record["status"] == "interrupted" and record["outer_epochs_done"] == 1
+    assert record["train_size"] == 200 and record["dims"] == [784, 16, 16] and len(record["epoch_seconds"]) == 1
+    assert 0.0 <= record["test_error"] <= 1.0
 
 
 def test_the_shipped_cpu_and_ablation_records_are_what_the_bench_runs_make():
     import ship_records  # bench/ship_records.py
 
-    from ffbook.ff.records import ABLATION_RUN, CPU_RUNS, load_ablation
+    from ffbook.ff.records import ABLATION_RUN, load_ablation
 
     assert json.loads(CPU_RUNS.read_text()) == ship_records.cpu_record()
     assert json.loads(ABLATION_RUN.read_text()) == ship_records.ablation_record()
     rows = {row["run"]: row for row in summarise_runs(load_record(CPU_RUNS))}
     # the final test errors, not the last validation figure of the history: seed 0 ended at 1.47% (RESULTS.md)
-    assert rows["hinton-matlab-seed0"]["test_error"] == pytest.approx(1.47, abs=1e-4)
-    assert rows["hinton-matlab-seed0"]["readout_test_error"] == pytest.approx(1.57, abs=1e-4)
+    assert rows["hinton-matlab-seed0"]["test_error_percent"] == pytest.approx(1.47, abs=1e-4)
+    assert rows["hinton-matlab-seed0"]["readout_test_error_percent"] == pytest.approx(1.57, abs=1e-4)
     assert [rows[f"hinton-matlab-seed{s}"]["seed"] for s in range(3)] == [0, 1, 2]
-    assert rows["hinton-jitter-seed0"]["test_error"] == pytest.approx(0.77, abs=1e-4)
+    assert rows["hinton-jitter-seed0"]["test_error_percent"] == pytest.approx(0.77, abs=1e-4)
     ablation = load_ablation()
     assert ablation[0]["variant"] == "recipe" and {"random-negatives", "l2-norm"} <= {r["variant"] for r in ablation}
 
@@ -116,8 +157,10 @@ def test_a_summary_takes_the_final_results_and_falls_back_to_the_history():
                                            "all_layers_test_error": 0.03}}  # fmt: skip
     stopped = run | {"status": "interrupted", "results": {"test_error": 0.9}}
     rows = summarise_runs({"environment": {}, "runs": {"done": run, "stopped": stopped}})
-    assert (rows[0]["test_error"], rows[0]["layer_test_errors"], rows[0]["seconds"]) == (2.0, [1.0], 3.0)
-    assert (rows[1]["test_error"], rows[1]["all_layers_test_error"]) == (50.0, 30.0)
+    done = rows[0]
+    assert (done["test_error_percent"], done["layer_test_errors_percent"], done["seconds"]) == (2.0, [1.0], 3.0)
+    assert (rows[1]["test_error_percent"], rows[1]["all_layers_test_error_percent"]) == (50.0, 30.0)
+    assert not {"test_error", "layer_test_errors", "all_layers_test_error"} & set(rows[0])  # fractions' names
 
 
 def test_a_broken_ablation_record_is_refused(tmp_path):

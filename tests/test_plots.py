@@ -284,3 +284,42 @@ def test_ablation_plot_marks_each_variant_and_puts_the_far_off_ones_at_the_edge(
     with pytest.raises(ValueError, match="ablation rows"):
         plot_ablation([{"variant": "recipe"}])
     plt.close("all")
+
+
+def test_image_grid_rows_follow_the_images_aspect():
+    wide = plot_image_grid(np.zeros((8, 6, 16)), ncols=4, size=2.0)
+    square = plot_image_grid(np.zeros((8, 16, 16)), ncols=4, size=2.0)
+    # two rows: 2 x (2.0 * 6 / 16 + 0.3) + 0.6 inches against 2 x (2.0 + 0.3) + 0.6
+    assert wide.get_size_inches()[1] == pytest.approx(2 * (2.0 * 6 / 16 + 0.3) + 0.6)
+    assert square.get_size_inches()[1] == pytest.approx(2 * 2.3 + 0.6)
+    plt.close("all")
+
+
+def test_log_percent_axis_reads_plain_numbers():
+    from ffbook.plots import log_percent_axis
+
+    _, ax = plt.subplots()
+    ax.plot([1, 2, 3], [0.8, 2.0, 5.0])
+    log_percent_axis(ax, "validation error")
+    assert ax.get_yscale() == "log"
+    assert ax.get_ylabel() == "validation error (%, log scale)"
+    assert ax.yaxis.get_major_formatter()(2.0, 0) == "2"
+    with pytest.raises(TypeError, match="ylabel"):
+        log_percent_axis(ax, 3)
+    plt.close("all")
+
+
+def test_ff_error_plot_draws_the_goodness_rule_and_the_readout_of_a_real_history():
+    from ffbook.ff import History
+    from ffbook.plots import plot_ff_test_error
+
+    history = History(test_epochs=[1, 2], test_error=[0.05, 0.02], readout_test_error=[0.06, 0.03])
+    history.eval_set = "validation"
+    ax = plot_ff_test_error(history.to_dict(), references={"paper": 1.36})
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    np.testing.assert_allclose(lines["FF, goodness of the scored layers summed"], [5.0, 2.0])
+    np.testing.assert_allclose(lines["FF, softmax read-out"], [6.0, 3.0])
+    assert "paper: 1.36%" in lines and ax.get_ylabel() == "validation error (%, log scale)"
+    without = History(test_epochs=[1], test_error=[0.1]).to_dict()
+    assert len(plot_ff_test_error(without).get_lines()) == 1  # no read-out, no second line
+    plt.close("all")

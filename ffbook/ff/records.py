@@ -1,11 +1,12 @@
-"""Run records: one schema for the command line, the bench scripts and ``make gpu``.
+"""Run records: one schema for the command line, the bench scripts, ``make gpu`` and the Keras runs.
 
-A run record (``new_record``) holds ``schema``, ``status`` (one of ``STATUSES``), ``preset``,
-``net`` (the ``FFNetSpec``), ``train`` (the training config, with its ``kind``), ``sizes``,
-``environment``, ``history`` (``History.to_dict()``: error *fractions*) and ``results``.
-Summaries written for people (``summarise_runs``, bench tables) use percentages under names that
-say so. ``make gpu`` writes full records under ``bench/runs/``; a trimmed copy of its paper-sized
-runs ships with the package (``records/``) so chapter 9 can show them on any machine.
+A run (``new_record``) holds ``schema``, ``status`` (one of ``STATUSES``), ``preset``, ``net``,
+``train`` (the training config, with its ``kind``), ``sizes``, ``environment``, ``history``
+(``History.to_dict()``: error *fractions*) and ``results`` (fractions too). A record file holds
+``environment`` and its ``runs`` by name; ``load_record`` checks both. Summaries written for people
+(``summarise_runs``, bench tables) give percentages under names that end in ``_percent``.
+``make gpu`` writes full records under ``bench/runs/``; a trimmed copy of its paper-sized runs ships
+with the package (``records/``) so chapters 8 and 9 can show them on any machine.
 """
 
 from __future__ import annotations
@@ -40,19 +41,10 @@ CPU_RUNS = pathlib.Path(__file__).with_name("records") / "hinton-cpu.json"
 ABLATION_RUN = pathlib.Path(__file__).with_name("records") / "ablation-10-epochs.json"
 _ABLATION_KEYS = {"variant", "change", "seeds", "goodness", "softmax", "all_layers", "each", "epochs"}
 _FINAL_KEYS = ("test_error", "layer_test_errors", "all_layers_test_error", "readout_test_error")
-_KERAS_KEYS = {
-    "machine",
-    "date_utc",
-    "dims",
-    "train_size",
-    "inner_steps",
-    "outer_epochs_done",
-    "epoch_seconds",
-    "train_seconds",
-    "test_accuracy",
-}
+# What a Keras run (bench/ff_keras.py --full) adds to the common run: chapter 8 reads these.
+_KERAS_TRAIN_KEYS = {"outer_epochs", "inner_steps", "train_size"}
 _RUN_KEYS = {"status", "epochs_done", "net", "train", "results", "history"}
-_HISTORY_KEYS = {"test_epochs", "test_error", "layer_test_errors", "all_layers_test_error", "epoch_seconds"}
+_HISTORY_KEYS = {"test_epochs", "test_error", "epoch_seconds"}
 
 
 def environment(device) -> dict:
@@ -106,7 +98,7 @@ def new_record(preset, config, sizes: dict, device) -> dict:
 
 
 def load_record(path: str | pathlib.Path = PAPER_RUN) -> dict:
-    """A run record (``environment`` and ``runs`` by name), checked: a clear error names what is missing."""
+    """A record file (``environment`` and ``runs`` by name), checked: a clear error names what is wrong."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no run record at {path}")
@@ -114,35 +106,56 @@ def load_record(path: str | pathlib.Path = PAPER_RUN) -> dict:
     for key in ("environment", "runs"):
         if key not in record:
             raise ValueError(f"{path}: not a run record (no {key!r})")
+    if record.get("schema") != SCHEMA:
+        raise ValueError(f"{path}: record schema {record.get('schema')!r}, this ffbook reads schema {SCHEMA}")
     for name, run in record["runs"].items():
         missing = _RUN_KEYS - set(run)
         if missing:
             raise ValueError(f"{path}: run {name!r} lacks {sorted(missing)}")
+        if run["status"] not in STATUSES:
+            raise ValueError(f"{path}: run {name!r} has status {run['status']!r}, not one of {STATUSES}")
         missing = _HISTORY_KEYS - set(run["history"])
         if missing:
             raise ValueError(f"{path}: the history of run {name!r} lacks {sorted(missing)}")
-        lengths = {len(run["history"][key]) for key in ("test_epochs", "test_error", "layer_test_errors")}
+        lengths = {len(run["history"][key]) for key in ("test_epochs", "test_error", "layer_test_errors")
+                   if key in run["history"]}  # fmt: skip
         if len(lengths) != 1:
             raise ValueError(f"{path}: run {name!r} has test histories of different lengths {sorted(lengths)}")
     return record
 
 
 def load_keras_record(path: str | pathlib.Path = KERAS_RUN) -> dict:
-    """The record ``bench/ff_keras.py --full --json`` writes, checked for the keys chapter 8 reads."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no Keras run record at {path}")
-    record = json.loads(path.read_text())
-    missing = _KERAS_KEYS - set(record)
+    """The one run of a Keras record (``bench/ff_keras.py --full --json``), as the flat summary chapter 8
+    reads: ``machine``, ``date_utc``, ``dims``, ``train_size``, ``inner_steps``, ``outer_epochs_done``,
+    ``epoch_seconds``, ``train_seconds``, ``test_accuracy`` and ``test_error`` (fractions), ``status``."""
+    record = load_record(path)
+    if len(record["runs"]) != 1:
+        raise ValueError(f"{path}: a Keras record holds one run, found {len(record['runs'])}")
+    (run,) = record["runs"].values()
+    missing = (_KERAS_TRAIN_KEYS - set(run["train"])) | ({"test_error", "train_seconds"} - set(run["results"]))
     if missing:
         raise ValueError(f"{path}: not a Keras run record (lacks {sorted(missing)})")
-    if len(record["epoch_seconds"]) != record["outer_epochs_done"]:
-        raise ValueError(f"{path}: {len(record['epoch_seconds'])} epoch times for {record['outer_epochs_done']} epochs")
-    return record
+    if len(run["history"]["epoch_seconds"]) != run["epochs_done"]:
+        raise ValueError(f"{path}: {len(run['history']['epoch_seconds'])} epoch times for {run['epochs_done']} epochs")
+    environment = record["environment"]
+    return {
+        "machine": environment["machine"],
+        "date_utc": environment["date_utc"],
+        "status": run["status"],
+        "dims": run["net"]["dims"],
+        "train_size": run["train"]["train_size"],
+        "inner_steps": run["train"]["inner_steps"],
+        "outer_epochs_done": run["epochs_done"],
+        "epoch_seconds": run["history"]["epoch_seconds"],
+        "train_seconds": run["results"]["train_seconds"],
+        "test_error": run["results"]["test_error"],
+        "test_accuracy": 1.0 - run["results"]["test_error"],
+    }
 
 
 def summarise_runs(record: dict) -> list[dict]:
-    """One row per run: final test errors (in %) by every prediction rule, epochs, seconds, step, negatives.
+    """One row per run: final test errors in % (``*_percent``) by every prediction rule, epochs, seconds,
+    step, negatives.
 
     The final errors are the run's ``results`` (every rule on the test set, at the end) when it has
     them, else the last entry of its history (a run stopped before its end).
@@ -161,12 +174,12 @@ def summarise_runs(record: dict) -> list[dict]:
             "step": history.get("step", "?"),
             "epochs": run["epochs_done"],
             "seconds": sum(history["epoch_seconds"]),
-            "test_error": 100 * final["test_error"],
-            "layer_test_errors": [100 * e for e in final["layer_test_errors"]],
-            "all_layers_test_error": 100 * final["all_layers_test_error"],
+            "test_error_percent": 100 * final["test_error"],
+            "layer_test_errors_percent": [100 * e for e in final["layer_test_errors"]],
+            "all_layers_test_error_percent": 100 * final["all_layers_test_error"],
         }
         if final.get("readout_test_error") is not None:
-            row["readout_test_error"] = 100 * final["readout_test_error"]
+            row["readout_test_error_percent"] = 100 * final["readout_test_error"]
         rows.append(row)
     return rows
 
