@@ -287,6 +287,7 @@ def run_full(args):
         f"test accuracy {accuracy:.2%}"
     )
     if args.json:
+        import ffbook
         from ffbook.ff.records import SCHEMA, environment
 
         machine = {"machine": describe_machine(), "keras": keras.__version__, "keras_backend": keras.backend.backend()}
@@ -300,8 +301,8 @@ def run_full(args):
             "history": {"epoch_seconds": timer.seconds, "test_epochs": [done], "test_error": [1.0 - accuracy]},
             "results": {"test_error": 1.0 - accuracy, "train_seconds": total, "test_size": len(x_test)},
         }
-        device = "cuda" if describe_machine().startswith("cuda") else "cpu"
-        record = {"schema": SCHEMA, "environment": environment(device) | machine, "runs": {"keras-ffnetwork": run}}
+        environment_now = environment(ffbook.default_device()) | machine
+        record = {"schema": SCHEMA, "environment": environment_now, "runs": {"keras-ffnetwork": run}}
         with open(args.json, "w") as handle:
             json.dump(record, handle, indent=2)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -141,8 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         print("[gpu] no CUDA device: run with --dry-run on a CPU", file=sys.stderr)
         return 2
-    record = {"schema": SCHEMA, "environment": environment(device), "dry_run": args.dry_run, "budget_s": budget}
-    record["runs"] = {}
+    record = {
+        "schema": SCHEMA,
+        "environment": environment(device),
+        "dry_run": args.dry_run,
+        "budget_s": budget,
+        "runs": {},
+    }
     recorder = Recorder(out, record)
 
     def left() -> float:
