@@ -1,8 +1,9 @@
 """Copy the CPU runs chapter 9 shows into the package (``ffbook/ff/records/``), so Colab has them too.
 
 ``python bench/ship_records.py`` rewrites ``hinton-cpu.json`` (hinton-matlab, 100 epochs, seeds 0-2;
-hinton-jitter, 200 epochs, seed 0) and ``ablation-10-epochs.json`` (the one-change-at-a-time table)
-from their full records under ``bench/runs/``. ``tests/test_ff_records.py`` checks that the shipped
+hinton-jitter, 200 epochs, seed 0), ``hinton-gpu.json`` (the complete Hinton-recipe runs of ``make gpu``
+on one H200) and ``ablation-10-epochs.json`` (the one-change-at-a-time table) from their full records
+under ``bench/runs/``. ``tests/test_ff_records.py`` checks that the shipped
 files are exactly what this script makes.
 """
 
@@ -19,6 +20,7 @@ RECORDS = ROOT / "ffbook" / "ff" / "records"
 MATLAB = RUNS / "hinton-matlab-2026-12-03"
 JITTER = RUNS / "hinton-jitter-2026-12-04"
 ABLATION = RUNS / "ablation-2026-12-03"
+GPU = RUNS / "gpu-2026-12-04"
 _KEEP = ("test_epochs", "test_error", "layer_test_errors", "all_layers_test_error", "readout_test_error")
 
 
@@ -64,6 +66,23 @@ def cpu_record() -> dict:
     }
 
 
+def gpu_record() -> dict:
+    full = json.loads((GPU / "gpu-results.json").read_text())
+    runs = {}
+    for name, run in full["runs"].items():
+        if run["status"] == "complete" and run.get("preset", "").startswith("hinton-"):
+            results = {k: v for k, v in run["results"].items() if k != "step"}
+            runs[name.removesuffix("-graph")] = _run(
+                run["preset"], run["net"], run["train"], results, run["history"], full["environment"]
+            )
+    return {
+        "schema": SCHEMA,
+        "source": f"bench/runs/{GPU.name}/gpu-results.json: make gpu's complete Hinton-recipe runs (ship_records.py)",
+        "environment": full["environment"],
+        "runs": runs,
+    }
+
+
 def ablation_record() -> dict:
     return {
         "source": "bench/runs/ablation-2026-12-03 (bench/ff_ablation.py table; bench/ship_records.py)",
@@ -72,7 +91,8 @@ def ablation_record() -> dict:
 
 
 def main() -> None:
-    for name, record in (("hinton-cpu.json", cpu_record()), ("ablation-10-epochs.json", ablation_record())):
+    records = {"hinton-cpu.json": cpu_record(), "hinton-gpu.json": gpu_record()}
+    for name, record in (records | {"ablation-10-epochs.json": ablation_record()}).items():
         (RECORDS / name).write_text(json.dumps(record, separators=(",", ":")) + "\n")
         print(f"wrote {RECORDS / name}")
 

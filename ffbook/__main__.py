@@ -170,8 +170,8 @@ def train_command(args: argparse.Namespace, config: FFConfig | GreedyConfig | No
     import time
 
     import ffbook
+    from ffbook._validate import check_device
     from ffbook.ff import History, get_preset, mnist_tensors, train
-    from ffbook.ff.core import check_device
     from ffbook.ff.records import new_record
 
     try:
@@ -273,10 +273,10 @@ def _non_negative_int(text: str) -> int:
 
 
 def _seed(text: str) -> int:
-    from ffbook.ff.core import check_seed
+    from ffbook._validate import check_seed
 
     try:
-        return check_seed(int(text))
+        return check_seed("seed", int(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer seed in [0, 2**63 - 1], got {text!r}") from None
 
@@ -326,8 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_runnable(args: argparse.Namespace, config: FFConfig | GreedyConfig) -> None:
     """Refuse, before any data or folder is touched, a step mode or negatives ``fit`` would refuse."""
     import ffbook
+    from ffbook._validate import check_device
     from ffbook.ff import get_preset
-    from ffbook.ff.core import check_device
     from ffbook.ff.train import resolve_step
 
     try:

@@ -22,6 +22,7 @@ __all__ = [
     "check_bool",
     "check_callable",
     "check_choice",
+    "check_device",
     "check_int",
     "check_int_sequence",
     "check_real",
@@ -62,6 +63,22 @@ def check_int(name: str, value, *, min: int | None = None, max: int | None = Non
 def check_seed(name: str, value) -> int:
     """``value`` as an ``int`` seed, ffbook's one seed rule: a Python or NumPy int in [0, 2**63 - 1]."""
     return check_int(name, value, min=0, max=MAX_SEED)
+
+
+def check_device(device):
+    """``device`` (a string or ``torch.device``) as a ``torch.device`` that this machine has (imports torch)."""
+    import torch
+
+    if isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except RuntimeError as error:
+            raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda', got {device!r}") from error
+    if not isinstance(device, torch.device):
+        raise TypeError(f"device must be a string or torch.device, got {_kind(device)}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} was asked for, but PyTorch sees no CUDA device here")
+    return device
 
 
 def small_seed(seed: int, bits: int) -> int:

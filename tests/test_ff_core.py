@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from ffbook._validate import check_device
 from ffbook.ff import (
     FFLayer,
     FFNet,
@@ -19,7 +20,7 @@ from ffbook.ff import (
     overlay_labels,
     random_wrong_labels,
 )
-from ffbook.ff.core import _ff_loss_formula, check_device, overlay_one_hot
+from ffbook.ff.core import _ff_loss_formula, overlay_one_hot
 
 
 def _np_softplus(u):

@@ -23,12 +23,14 @@ from ffbook.ff import (
     History,
     Preset,
     build_net,
+    epoch_generator,
     evaluate,
     fit,
     get_preset,
     lr_factor,
     mnist_tensors,
     overlay_labels,
+    random_wrong_labels,
     train,
     train_backprop,
 )
@@ -242,7 +244,7 @@ def test_hintons_recipe_learns_the_toy_data():
     assert history.readout_test_error[-1] < 0.1  # chance is 0.9
 
 
-def test_greedy_full_batch_training_learns_with_one_optimizer_per_layer_at_a_constant_rate():
+def test_greedy_full_batch_training_learns_at_a_constant_rate():
     x, y = _toy_data(n=200)
     config = GreedyConfig(epochs=4, steps_per_layer=25, lr=0.01)
     net = build_net(SPEC)
@@ -256,8 +258,31 @@ def test_greedy_full_batch_training_learns_with_one_optimizer_per_layer_at_a_con
     assert len(history.layer_loss) == 4 and len(history.layer_loss[0]) == 2
     assert history.layer_loss[-1][0] < history.layer_loss[0][0]
     assert history.test_error[-1] < min(before, 0.5)  # chance is 0.9
-    assert rates == [[0.01, 0.01]] * 4  # one Adam per layer; the keras.io recipe keeps its rate
+    assert rates == [[0.01]] * 4  # the keras.io recipe keeps its rate
     assert history.step == "eager"
+
+
+def test_greedy_fit_is_the_keras_io_loop_with_one_adam_per_layer():
+    """``fit``'s one Adam over every layer against the example's loop written out: an Adam per layer,
+    layer 1 trained for all its steps, then layer 2 on layer 1's outputs; same wrong labels."""
+    x, y = _toy_data(n=120)
+    config = GreedyConfig(epochs=2, steps_per_layer=5, lr=0.01, seed=4)
+    net = build_net(SPEC, seed=2)
+    reference = copy.deepcopy(net)
+    fit(net, config, x, y, progress=False)
+    adams = [torch.optim.Adam(layer.parameters(), lr=0.01) for layer in reference.layers]
+    for epoch in range(2):
+        wrong = random_wrong_labels(y, 10, epoch_generator(4, epoch))
+        h_pos, h_neg = overlay_labels(x, y, 10, 4.0), overlay_labels(x, wrong, 10, 4.0)
+        for layer, adam in zip(reference.layers, adams, strict=True):
+            for _ in range(5):
+                adam.zero_grad()
+                layer.loss(h_pos, h_neg).backward()
+                adam.step()
+            with torch.no_grad():
+                h_pos, h_neg = layer(h_pos), layer(h_neg)
+    for ours, theirs in zip(net.state_dict().values(), reference.state_dict().values(), strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
 
 
 def test_lr_schedule_half_linear():

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ffbook._validate import check_int, check_int_sequence, check_real, small_seed
+from ffbook._validate import check_int, check_int_sequence, check_real, check_seed, small_seed
 
-from .core import as_features, as_labels, check_seed
+from .core import as_features, as_labels
 from .train import History
 
 __all__ = ["backprop_mlp", "train_backprop"]
@@ -27,7 +27,7 @@ def backprop_mlp(dims: Sequence[int], num_classes: int = 10, seed: int = 0) -> n
     if len(dims) < 2:
         raise ValueError(f"dims must list at least two positive ints, got {list(dims)}")
     num_classes = check_int("num_classes", num_classes, min=2)
-    seed = check_seed(seed)
+    seed = check_seed("seed", seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(small_seed(seed, 32))  # the CPU generator keeps 32 bits of a seed
         layers: list[nn.Module] = []
@@ -56,7 +56,7 @@ def train_backprop(
     epochs = check_int("epochs", epochs, min=1)
     batch_size = check_int("batch_size", batch_size, min=1)
     lr = check_real("lr", lr, positive=True)
-    seed = check_seed(seed)
+    seed = check_seed("seed", seed)
     model = backprop_mlp(dims, seed=seed)  # checks dims
     x_train = as_features(x_train, "x_train", num_features=model[0].in_features)
     x_test = as_features(x_test, "x_test", num_features=model[0].in_features)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ffbook._validate import check_choice, check_int, check_real
-
-from .core import check_seed
+from ffbook._validate import check_choice, check_int, check_real, check_seed
 
 __all__ = ["FFConfig", "GreedyConfig", "NEGATIVES", "OPTIMIZERS", "LR_SCHEDULES", "BATCH_ORDERS", "REDRAW"]
 
@@ -96,7 +94,7 @@ class FFConfig(_Config):
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, min=1)
         check_int("batch_size", self.batch_size, min=1)
-        check_seed(self.seed)
+        check_seed("seed", self.seed)
         check_int("validation", self.validation, min=0)
         check_choice("batch_order", self.batch_order, BATCH_ORDERS)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -134,4 +132,4 @@ class GreedyConfig(_Config):
         check_int("epochs", self.epochs, min=1)
         check_int("steps_per_layer", self.steps_per_layer, min=1)
         check_real("lr", self.lr, positive=True)
-        check_seed(self.seed)
+        check_seed("seed", self.seed)

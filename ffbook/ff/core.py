@@ -13,11 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ffbook import _validate
 from ffbook._validate import check_int, check_real, native_array
 
 __all__ = [
-    "check_seed",
     "as_features",
     "as_labels",
     "overlay_labels",
@@ -30,14 +28,6 @@ __all__ = [
 ]
 
 GOODNESS_KINDS = ("mean", "sum")
-MAX_SEED = 2**63 - 1
-
-
-def check_seed(seed) -> int:
-    """A seed: an int (NumPy's included) in [0, 2**63 - 1] (what ``torch.Generator.manual_seed`` takes)."""
-    return _validate.check_seed("seed", seed)
-
-
 NORM_KINDS = ("l2", "rms")
 
 
@@ -351,17 +341,3 @@ def overlay_one_hot(x: torch.Tensor, labels: torch.Tensor, num_classes: int, on_
     on = _on_values(x, on_value)
     one_hot = F.one_hot(labels, num_classes + 1)[:, :num_classes].to(x.dtype)
     return torch.cat([one_hot * on[:, None], x[:, num_classes:]], dim=1)
-
-
-def check_device(device) -> torch.device:
-    """``device`` (a string or ``torch.device``) as a ``torch.device`` that this machine has."""
-    if isinstance(device, str):
-        try:
-            device = torch.device(device)
-        except RuntimeError as error:
-            raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda', got {device!r}") from error
-    if not isinstance(device, torch.device):
-        raise TypeError(f"device must be a string or torch.device, got {type(device).__name__}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(device)!r} was asked for, but PyTorch sees no CUDA device here")
-    return device

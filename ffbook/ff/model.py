@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ffbook._validate import check_choice, check_int, check_int_sequence, check_real
+from ffbook._validate import check_choice, check_device, check_int, check_int_sequence, check_real, check_seed
 
 from .core import (
     NORM_KINDS,
@@ -25,9 +25,7 @@ from .core import (
     _RowLength,
     as_features,
     as_labels,
-    check_device,
     check_on_value_input,
-    check_seed,
     goodness,
     normalize,
     overlay_labels,
@@ -44,10 +42,6 @@ INITS = ("torch", "normal")
 def _at_least_float32(t: torch.Tensor) -> torch.Tensor:
     """Goodness and losses are summed in float32 (or float64 when the net is float64)."""
     return t.to(torch.promote_types(t.dtype, torch.float32))
-
-
-def _check_batch_size(batch_size) -> int:
-    return check_int("batch_size", batch_size, min=1)
 
 
 class LayerTerms(NamedTuple):
@@ -128,11 +122,20 @@ class FFLayer(nn.Module):
         if groups == 1 or not label_slots:
             return self.linear(normalize(x, self.norm_kind, self.eps))
         rows = x.shape[0] // groups
-        images, heads = x[:rows].clone(), x[:, :label_slots].reshape(groups, rows, label_slots)
+        images = x[:rows].clone()
         images[:, :label_slots] = 0
-        length = torch.hypot(_RowLength.apply(images), heads.norm(dim=2, keepdim=True))  # no overflow either
+        return self.shared_preactivation(images, x[:, :label_slots].reshape(groups, rows, label_slots))
+
+    def shared_preactivation(self, images: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:
+        """``preactivation`` of K labellings of the same images, shape (K N, H), row k N + n.
+
+        ``images`` (N, D) have their label slots zeroed; ``heads`` (K, N, S) holds what labelling k
+        writes in the first S slots. Every labelling keeps the image's part of the row length, so the
+        image's product is computed once (``_SharedImageLinear``); no overflow either (``_RowLength``).
+        """
+        length = torch.hypot(_RowLength.apply(images), heads.norm(dim=2, keepdim=True))
         if self.norm_kind == "rms":
-            length = length / x.shape[1] ** 0.5
+            length = length / images.shape[1] ** 0.5
         return _SharedImageLinear.apply(images, heads, 1 / (length + self.eps), self.linear.weight, self.linear.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -334,36 +337,21 @@ class FFNet(nn.Module):
         return _at_least_float32(self.readout(self.readout_features(x)))
 
     # ------------------------------------------------------------------ prediction
-    def _first_layer_all_labels(self, x: torch.Tensor) -> torch.Tensor:
-        """First-layer activities for every (image, label) pair, shape (N, C, H1), in one matmul.
-
-        With label c overlaid, the input is $u + v\\,e_c$ where $u$ is the image with its label
-        slots zeroed and $v$ the on value. Its length $\\sqrt{\\lVert u\\rVert^2 + v^2}$ does not
-        depend on c, so $W\\hat x = (W u + v W_{:,c}) / \\text{length}$: one matmul for the image,
-        and a column of W per label.
-        """
-        layer, num_classes = self.layers[0], self.num_classes
-        on = _on_values(x, self.on_value)
-        base = x.clone()
-        base[:, :num_classes] = 0
-        length = (base.square().sum(dim=1) + on.square()).sqrt()
-        if layer.norm_kind == "rms":
-            length = length / x.shape[1] ** 0.5
-        scale = 1.0 / (length + layer.eps)
-        weight = layer.linear.weight
-        image_part = (base @ weight.T) * scale[:, None]
-        label_part = (on * scale)[:, None, None] * weight[:, :num_classes].T[None]
-        return F.relu(image_part[:, None, :] + label_part + layer.linear.bias)
-
     def _goodness_block(self, x: torch.Tensor) -> torch.Tensor:
+        """Every layer's goodness (N, C, L) with every label overlaid; the first layer multiplies each image
+        once for all C labels (``FFLayer.shared_preactivation``)."""
         n, num_classes = x.shape[0], self.num_classes
-        h = self._first_layer_all_labels(x).reshape(n * num_classes, -1)
+        images = x.clone()
+        images[:, :num_classes] = 0
+        one_hot = torch.eye(num_classes, dtype=x.dtype, device=x.device)[:, None, :]  # (C, 1, C)
+        heads = _on_values(x, self.on_value)[None, :, None] * one_hot  # (C, N, C): label c on image n
+        h = F.relu(self.layers[0].shared_preactivation(images, heads))  # row c N + n
         per_layer = []
         for index, layer in enumerate(self.layers):
             if index > 0:
                 h = layer(h)
             per_layer.append(layer.goodness(h))
-        return torch.stack(per_layer, dim=1).reshape(n, num_classes, len(self.layers))
+        return torch.stack(per_layer, dim=1).reshape(num_classes, n, -1).transpose(0, 1)
 
     @torch.no_grad()
     def scores(self, x, batch_size: int = 1024) -> dict[str, torch.Tensor]:
@@ -376,7 +364,7 @@ class FFNet(nn.Module):
 
         The predicted label of a rule is its argmax; ``evaluate`` only compares.
         """
-        return self._scores(self.check_inputs(x), _check_batch_size(batch_size))
+        return self._scores(self.check_inputs(x), check_int("batch_size", batch_size, min=1))
 
     def _scores(self, x: torch.Tensor, batch_size: int) -> dict[str, torch.Tensor]:
         """``scores`` for checked inputs (the trainer's path: no check, no host sync)."""
@@ -406,7 +394,7 @@ class FFNet(nn.Module):
         if self.readout is None:
             raise ValueError("this FFNet has no read-out (readout=None); there is nothing to predict with")
         x = self.check_inputs(x)
-        batch_size = _check_batch_size(batch_size)
+        batch_size = check_int("batch_size", batch_size, min=1)
         return torch.cat([self.readout_logits_of(block) for block in x.split(batch_size)])
 
     @torch.no_grad()
@@ -418,7 +406,7 @@ class FFNet(nn.Module):
     def layer_goodness(self, x, labels, batch_size: int = 4096) -> torch.Tensor:
         """Goodness of every layer (N, num_layers) for images with the given labels overlaid."""
         x = self.check_inputs(x)
-        batch_size = _check_batch_size(batch_size)
+        batch_size = check_int("batch_size", batch_size, min=1)
         labels = as_labels(labels, self.num_classes, num_samples=x.shape[0], device=x.device)
         blocks = []
         for xb, yb in zip(x.split(batch_size), labels.split(batch_size), strict=True):
@@ -469,7 +457,7 @@ class FFNetSpec:
         ``"normal"``: $\\mathcal N(0, 1/\\text{fan-in})$ with zero biases (Hinton's code).
         """
         device = check_device(device)
-        seed = check_seed(seed)
+        seed = check_seed("seed", seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = FFNet(**self._net_arguments())

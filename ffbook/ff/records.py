@@ -5,8 +5,8 @@ A run (``new_record``) holds ``schema``, ``status`` (one of ``STATUSES``), ``pre
 (``History.to_dict()``: error *fractions*) and ``results`` (fractions too). A record file holds
 ``environment`` and its ``runs`` by name; ``load_record`` checks both. Summaries written for people
 (``summarise_runs``, bench tables) give percentages under names that end in ``_percent``.
-``make gpu`` writes full records under ``bench/runs/``; a trimmed copy of its paper-sized runs ships
-with the package (``records/``) so chapters 8 and 9 can show them on any machine.
+``make gpu`` writes full records under ``bench/runs/``; trimmed copies of its runs ship with the
+package (``records/``) so chapters 8 and 9 can show them on any machine.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ __all__ = [
     "PAPER_RUN",
     "KERAS_RUN",
     "CPU_RUNS",
+    "GPU_RUNS",
     "ABLATION_RUN",
 ]
 
@@ -37,6 +38,8 @@ PAPER_RUN = pathlib.Path(__file__).with_name("records") / "hinton-2022-gpu.json"
 KERAS_RUN = pathlib.Path(__file__).with_name("records") / "keras-ffnetwork-gpu.json"
 # hinton-matlab (100 epochs, 3 seeds) and hinton-jitter on 2 CPU cores (bench/ship_records.py).
 CPU_RUNS = pathlib.Path(__file__).with_name("records") / "hinton-cpu.json"
+# make gpu on one H200: hinton-matlab and hinton-jitter (3 seeds each), hinton-2022 (bench/ship_records.py).
+GPU_RUNS = pathlib.Path(__file__).with_name("records") / "hinton-gpu.json"
 # bench/ff_ablation.py: hinton-matlab with one thing changed, 10 epochs, 3 seeds (bench/ship_records.py).
 ABLATION_RUN = pathlib.Path(__file__).with_name("records") / "ablation-10-epochs.json"
 _ABLATION_KEYS = {"variant", "change", "seeds", "goodness", "softmax", "all_layers", "each", "epochs"}

@@ -21,14 +21,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ffbook._validate import check_bool, check_choice, check_int
+from ffbook._validate import check_bool, check_choice, check_device, check_int, check_seed
 
 from .config import FFConfig, GreedyConfig
 from .core import (
     _shift_square,
     as_labels,
-    check_device,
-    check_seed,
     choose_wrong_labels,
     hard_negative_labels,
     overlay_labels,
@@ -134,16 +132,11 @@ def evaluate(net: FFNet, x, y, batch_size: int = 1024) -> dict:
 
 def _errors(net: FFNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> dict:
     """``evaluate`` for checked inputs: every rule's error, from ``FFNet.scores`` (one home of the rules)."""
-    scores = net._scores(x, batch_size)
-    wrong = {name: (s.argmax(dim=1) != y).float().mean() for name, s in scores.items() if name != "layers"}
-    per_layer = (scores["layers"].argmax(dim=1) != y[:, None]).float().mean(dim=0)
-    result = {
-        "test_error": float(wrong["net"]),
-        "layer_test_errors": per_layer.tolist(),
-        "all_layers_test_error": float(wrong["all_layers"]),
-    }
-    if "readout" in wrong:
-        result["readout_test_error"] = float(wrong["readout"])
+    keys = {"net": "test_error", "layers": "layer_test_errors", "all_layers": "all_layers_test_error"}
+    result = {}
+    for name, scores in net._scores(x, batch_size).items():
+        wrong = (scores.argmax(dim=1) != (y if scores.ndim == 2 else y[:, None])).float().mean(dim=0)
+        result[keys.get(name, "readout_test_error")] = wrong.tolist()
     return result
 
 
@@ -283,7 +276,8 @@ def epoch_generator(seed: int, epoch: int | None) -> torch.Generator:
     Derived from ``(seed, epoch)`` alone, so a resumed run draws what an uninterrupted one would
     have. ``epoch=None`` gives the generator of the one batch order of ``batch_order="fixed"``.
     """
-    key = [check_seed(seed), 2**32] if epoch is None else [check_seed(seed), check_int("epoch", epoch, min=0)]
+    seed = check_seed("seed", seed)
+    key = [seed, 2**32] if epoch is None else [seed, check_int("epoch", epoch, min=0)]
     entropy = np.random.SeedSequence(key)
     return torch.Generator().manual_seed(int(entropy.generate_state(1, dtype=np.uint64)[0] >> 1))
 
@@ -399,7 +393,10 @@ def fit(
         run_epoch, optimizer = _minibatch_epochs(net, config, x, y, mode, layerwise)
     history.step = mode
     if optimizer_state is not None:
-        optimizer.load_state_dict(optimizer_state)
+        try:
+            optimizer.load_state_dict(optimizer_state)
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"optimizer_state does not fit this recipe's optimizer ({error!r})") from None
         for group in optimizer.param_groups:  # the saved learning rates are refilled by the schedule
             if net.device.type == "cuda" and not isinstance(group["lr"], torch.Tensor):
                 group["lr"] = torch.tensor(group["lr"], device=net.device)
@@ -480,36 +477,31 @@ def _shift_side(shift: int, num_features: int) -> int:
 def _dropout_seeded(config: FFConfig, epoch: int, device: torch.device):
     """Dropout draws from torch's generator of ``device``: seeded from ``(seed, epoch)`` for the epoch, so
     a run is reproducible and a resumed one draws what an uninterrupted one would have. On a CPU the
-    caller's generator state is restored afterwards; on CUDA the device's generator is left reseeded."""
-    if not config.dropout:
-        yield
-        return
+    caller's generator state is restored afterwards; on CUDA the device's generator is left reseeded
+    (a captured step keeps that generator: it is reseeded, never swapped)."""
     key = int(np.random.SeedSequence([config.seed, epoch, 1]).generate_state(1, dtype=np.uint64)[0] >> 1)
-    if device.type == "cuda":
-        with torch.cuda.device(device):  # a captured step keeps the device's generator: reseed it, do not swap it
-            torch.cuda.manual_seed(key)
+    with torch.random.fork_rng(devices=[], enabled=bool(config.dropout) and device.type == "cpu"):
+        if config.dropout and device.type == "cuda":
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(key)
+        elif config.dropout:
+            torch.default_generator.manual_seed(key)
         yield
-        return
-    state = torch.default_generator.get_state()
-    torch.default_generator.manual_seed(key)
-    try:
-        yield
-    finally:
-        torch.default_generator.set_state(state)
 
 
 def _greedy_epochs(net: FFNet, config: GreedyConfig, x, y):
-    """The keras.io recipe: one optimizer per layer, each trained in turn on the whole set."""
+    """The keras.io recipe: each layer in turn trained by Adam on the whole set."""
     if net.readout is not None:
         raise ValueError("the greedy recipe trains no read-out: build the net with readout=None")
-    optimizers = [torch.optim.Adam(layer.parameters(), lr=config.lr) for layer in net.layers]
+    # One Adam for all layers is one per layer: it steps only the parameters that have gradients.
+    optimizer = torch.optim.Adam(net.layers.parameters(), lr=config.lr)
     x_pos = overlay_labels(x, y, net.num_classes, net.on_value)
 
     def run_epoch(epoch: int) -> torch.Tensor:
         wrong = random_wrong_labels(y.cpu(), net.num_classes, epoch_generator(config.seed, epoch)).to(x.device)
         h_pos, h_neg = x_pos, overlay_one_hot(x, wrong, net.num_classes, net.on_value)
         stats = torch.zeros(3, len(net.layers), device=x.device)
-        for k, (layer, optimizer) in enumerate(zip(net.layers, optimizers, strict=True)):
+        for k, layer in enumerate(net.layers):
             h = torch.cat([h_pos, h_neg])
             for _ in range(config.steps_per_layer):
                 _, terms, objective = layer.ff_terms(h, x.shape[0])
@@ -521,34 +513,13 @@ def _greedy_epochs(net: FFNet, config: GreedyConfig, x, y):
                 h_pos, h_neg = layer(h_pos), layer(h_neg)
         return stats / config.steps_per_layer
 
-    return run_epoch, _Optimizers(optimizers)
-
-
-class _Optimizers:
-    """The greedy recipe's per-layer optimizers saved and loaded as one."""
-
-    def __init__(self, optimizers) -> None:
-        self.optimizers = optimizers
-
-    def state_dict(self) -> dict:
-        return {"per_layer": [optimizer.state_dict() for optimizer in self.optimizers]}
-
-    def load_state_dict(self, state: dict) -> None:
-        for optimizer, saved in zip(self.optimizers, state["per_layer"], strict=True):
-            optimizer.load_state_dict(saved)
-
-    @property
-    def param_groups(self) -> list:
-        return [group for optimizer in self.optimizers for group in optimizer.param_groups]
+    return run_epoch, optimizer
 
 
 def _record_test(history: History, epoch: int, result: dict) -> None:
     history.test_epochs.append(epoch + 1)
-    history.test_error.append(result["test_error"])
-    history.layer_test_errors.append(result["layer_test_errors"])
-    history.all_layers_test_error.append(result["all_layers_test_error"])
-    if "readout_test_error" in result:
-        history.readout_test_error.append(result["readout_test_error"])
+    for key, value in result.items():
+        getattr(history, key).append(value)
 
 
 # ---------------------------------------------------------------------------------- train
