@@ -307,6 +307,27 @@ def test_evaluate_reports_every_prediction_rule():
     assert result["readout_test_error"] == pytest.approx(error(net.readout_logits(x)))
 
 
+def test_evaluate_compares_each_rule_with_the_labels(monkeypatch):
+    """``evaluate`` only compares: scores built by hand, errors counted by hand."""
+    net = build_net(READOUT_SPEC, seed=1)
+    y = torch.tensor([0, 1, 2, 3])
+    rows = torch.arange(4)
+
+    def one_hot(labels):
+        return torch.eye(10)[labels]
+
+    layers = torch.zeros(4, 10, 3)
+    layers[rows, y, 0] = 1  # layer 1 right on all four
+    layers[rows, (y + 1) % 10, 1] = 1  # layer 2 wrong on all four
+    layers[rows, torch.tensor([0, 1, 9, 9]), 2] = 1  # layer 3 right on two
+    scores = {"layers": layers, "net": one_hot([0, 1, 2, 9]), "all_layers": one_hot([9, 9, 2, 3]),
+              "readout": one_hot([0, 9, 9, 9])}  # fmt: skip
+    monkeypatch.setattr(net, "_scores", lambda x, batch_size: scores)
+    result = evaluate(net, torch.rand(4, 40) + 0.1, y)
+    assert result == {"test_error": 0.25, "layer_test_errors": [0.0, 1.0, 0.5], "all_layers_test_error": 0.5,
+                      "readout_test_error": 0.75}  # fmt: skip
+
+
 def _read_out_saying_three_then_seven(net):
     with torch.no_grad():  # a read-out that always says "3", with "7" second
         net.readout.weight.zero_()

@@ -56,13 +56,9 @@ def as_features(x, name: str = "x", num_features: int | None = None) -> torch.Te
     return x
 
 
-def _check_num_classes(num_classes: int) -> int:
-    return check_int("num_classes", num_classes, min=2)  # 2 at least: a wrong label must exist
-
-
 def as_labels(labels, num_classes: int, num_samples: int | None = None, device=None) -> torch.Tensor:
     """Check integer class labels in ``[0, num_classes)`` and return them as an int64 tensor (N,)."""
-    num_classes = _check_num_classes(num_classes)
+    num_classes = check_int("num_classes", num_classes, min=2)  # a wrong label must exist
     if isinstance(labels, np.ndarray):
         labels = torch.from_numpy(native_array(labels))
     if not isinstance(labels, torch.Tensor):
@@ -121,7 +117,7 @@ def overlay_labels(x, labels, num_classes: int = 10, on_value: str | float = "ma
     On MNIST the first 10 pixels are part of the always-black top row, so no information is lost.
     """
     x = as_features(x)
-    num_classes = _check_num_classes(num_classes)
+    num_classes = check_int("num_classes", num_classes, min=2)  # a wrong label must exist
     if num_classes > x.shape[1]:
         raise ValueError(f"num_classes ({num_classes}) cannot exceed the number of features ({x.shape[1]})")
     labels = as_labels(labels, num_classes, num_samples=x.shape[0], device=x.device)

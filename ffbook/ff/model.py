@@ -212,6 +212,7 @@ class FFNet(nn.Module):
         positive_activity: str = "high",
     ) -> None:
         super().__init__()
+        self._arguments = {k: v for k, v in locals().items() if k not in ("self", "__class__")}  # for spec
         dims = check_int_sequence("dims", dims, min=1)
         if len(dims) < 2:
             raise ValueError(f"dims must list at least two positive ints (input, hidden...), got {list(dims)}")
@@ -238,20 +239,7 @@ class FFNet(nn.Module):
     @property
     def spec(self) -> FFNetSpec:
         """The description this net was built from (``FFNetSpec(...).build()`` gives a fresh one)."""
-        first = self.layers[0]
-        return FFNetSpec(
-            dims=tuple(self.dims),
-            threshold=first.threshold,
-            sharpness=first.sharpness,
-            norm=first.norm_kind,
-            eps=first.eps,
-            num_classes=self.num_classes,
-            on_value=self.on_value,
-            first_scored_layer=self.first_scored_layer,
-            readout=self.readout_kind,
-            positive_activity=first.positive_activity,
-            init=self.init,
-        )
+        return FFNetSpec(**self._arguments, init=self.init)
 
     @property
     def device(self) -> torch.device:

@@ -132,11 +132,12 @@ def evaluate(net: FFNet, x, y, batch_size: int = 1024) -> dict:
 
 def _errors(net: FFNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> dict:
     """``evaluate`` for checked inputs: every rule's error, from ``FFNet.scores`` (one home of the rules)."""
-    keys = {"net": "test_error", "layers": "layer_test_errors", "all_layers": "all_layers_test_error"}
+    names = {"net": "test_error", "layers": "layer_test_errors", "all_layers": "all_layers_test_error",
+             "readout": "readout_test_error"}  # fmt: skip
     result = {}
-    for name, scores in net._scores(x, batch_size).items():
-        wrong = (scores.argmax(dim=1) != (y if scores.ndim == 2 else y[:, None])).float().mean(dim=0)
-        result[keys.get(name, "readout_test_error")] = wrong.tolist()
+    for rule, scores in net._scores(x, batch_size).items():
+        labels = y if scores.ndim == 2 else y[:, None]  # "layers" is (N, C, L): one error per layer
+        result[names[rule]] = (scores.argmax(dim=1) != labels).float().mean(dim=0).tolist()
     return result
 
 
