@@ -122,17 +122,17 @@ class FFLayer(nn.Module):
         if groups == 1 or not label_slots:
             return self.linear(normalize(x, self.norm_kind, self.eps))
         rows = x.shape[0] // groups
-        images = x[:rows].clone()
-        images[:, :label_slots] = 0
-        return self.shared_preactivation(images, x[:, :label_slots].reshape(groups, rows, label_slots))
+        return self.shared_preactivation(x[:rows], x[:, :label_slots].reshape(groups, rows, label_slots))
 
     def shared_preactivation(self, images: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:
         """``preactivation`` of K labellings of the same images, shape (K N, H), row k N + n.
 
-        ``images`` (N, D) have their label slots zeroed; ``heads`` (K, N, S) holds what labelling k
-        writes in the first S slots. Every labelling keeps the image's part of the row length, so the
-        image's product is computed once (``_SharedImageLinear``); no overflow either (``_RowLength``).
+        ``images`` (N, D) are the images (their first S slots are ignored); ``heads`` (K, N, S) holds what
+        labelling k writes in those slots. Every labelling keeps the image's part of the row length, so
+        the image's product is computed once (``_SharedImageLinear``); no overflow either (``_RowLength``).
         """
+        images = images.clone()
+        images[:, : heads.shape[2]] = 0
         length = torch.hypot(_RowLength.apply(images), heads.norm(dim=2, keepdim=True))
         if self.norm_kind == "rms":
             length = length / images.shape[1] ** 0.5
@@ -329,11 +329,9 @@ class FFNet(nn.Module):
         """Every layer's goodness (N, C, L) with every label overlaid; the first layer multiplies each image
         once for all C labels (``FFLayer.shared_preactivation``)."""
         n, num_classes = x.shape[0], self.num_classes
-        images = x.clone()
-        images[:, :num_classes] = 0
         one_hot = torch.eye(num_classes, dtype=x.dtype, device=x.device)[:, None, :]  # (C, 1, C)
         heads = _on_values(x, self.on_value)[None, :, None] * one_hot  # (C, N, C): label c on image n
-        h = F.relu(self.layers[0].shared_preactivation(images, heads))  # row c N + n
+        h = F.relu(self.layers[0].shared_preactivation(x, heads))  # row c N + n
         per_layer = []
         for index, layer in enumerate(self.layers):
             if index > 0:
