@@ -309,6 +309,39 @@ def test_log_percent_axis_reads_plain_numbers():
     plt.close("all")
 
 
+def test_log_percent_axis_labels_a_range_of_less_than_a_decade_below_2():
+    from ffbook.plots import log_percent_axis
+
+    _, ax = plt.subplots()
+    ax.plot([1, 2, 3], [1.3, 2.5, 6.0])
+    log_percent_axis(ax, "test error")
+    low, high = ax.get_ylim()
+    ticks = [t for t in ax.yaxis.get_minorticklocs() if low <= t <= high]
+    labels = [ax.yaxis.get_minor_formatter()(t, 0) for t in ticks]
+    # no power of ten lies in 1.3-6, so the minor ticks carry every label; 1.5 lets one read 1.3-2
+    assert labels == ["1.5", "2", "3", "4", "5", "6"]
+    plt.close("all")
+
+
+def test_layer_loss_plot_draws_each_layer_on_a_log_axis_against_log_2():
+    from ffbook.plots import plot_ff_layer_losses
+
+    history = {"layer_loss": [[80.0, 50.0], [2.0, 1.0], [0.01, 0.004]]}
+    ax = plot_ff_layer_losses(history)
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines[:2]] == ["layer 1", "layer 2"]
+    np.testing.assert_array_equal(lines[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(lines[1].get_ydata(), [50.0, 1.0, 0.004])
+    assert lines[2].get_ydata()[0] == pytest.approx(np.log(2.0))
+    assert ax.get_yscale() == "log"
+    assert all(float(t).is_integer() for t in ax.get_xticks())
+    with pytest.raises(ValueError, match="layer_loss"):
+        plot_ff_layer_losses({"layer_loss": [[0.5, 0.0]]})
+    with pytest.raises(ValueError, match="layer_loss"):
+        plot_ff_layer_losses({"loss": [[0.5]]})
+    plt.close("all")
+
+
 def test_ff_error_plot_draws_the_goodness_rule_and_the_readout_of_a_real_history():
     from ffbook.ff import History
     from ffbook.plots import plot_ff_test_error
