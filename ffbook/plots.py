@@ -269,19 +269,22 @@ def plot_ff_layer_losses(history, ax=None, title: str = "Forward-Forward loss pe
     losses = _history_series(history, "layer_loss")
     if losses.ndim != 2 or losses.size == 0:
         raise ValueError("history['layer_loss'] must be a non-empty (epochs, layers) table")
-    if np.any(losses <= 0):  # FF's logistic loss is > 0; a log axis would drop such a point unseen
-        raise ValueError("history['layer_loss'] must hold losses > 0 (FF's logistic loss), got a value <= 0")
+    if np.any(losses < 0):
+        raise ValueError("history['layer_loss'] must hold losses >= 0 (FF's logistic loss), got a negative value")
+    # A log scale: the first epoch's loss can be 100 times the last, which a linear axis flattens to 0. A loss
+    # that underflowed to 0 in float32 has no place on it, so such a history keeps a linear axis.
+    log_scale = bool(np.all(losses[np.isfinite(losses)] > 0))
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     epochs = np.arange(1, len(losses) + 1)
     for layer in range(losses.shape[1]):
         ax.plot(epochs, losses[:, layer], marker="o" if len(epochs) < 30 else None, label=f"layer {layer + 1}")
     ax.axhline(np.log(2.0), color="gray", linestyle=":", label="log 2 (best without telling pos. from neg.)")
-    # A log scale: the first epoch's loss can be 100 times the last, which a linear axis flattens to 0.
-    ax.set_yscale("log")
+    if log_scale:
+        ax.set_yscale("log")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("mean FF loss (log scale)")
+    ax.set_ylabel("mean FF loss (log scale)" if log_scale else "mean FF loss")
     ax.set_title(title)
     ax.legend(loc="best")
     return ax

@@ -335,8 +335,12 @@ def test_layer_loss_plot_draws_each_layer_on_a_log_axis_against_log_2():
     assert lines[2].get_ydata()[0] == pytest.approx(np.log(2.0))
     assert ax.get_yscale() == "log"
     assert all(float(t).is_integer() for t in ax.get_xticks())
+    # a loss that underflowed to 0 is drawn, on a linear axis, not dropped from a log one
+    flat = plot_ff_layer_losses({"layer_loss": [[0.5, 0.2], [0.1, 0.0]]})
+    assert flat.get_yscale() == "linear" and flat.get_ylabel() == "mean FF loss"
+    assert flat.get_lines()[1].get_ydata()[1] == 0.0
     with pytest.raises(ValueError, match="layer_loss"):
-        plot_ff_layer_losses({"layer_loss": [[0.5, 0.0]]})
+        plot_ff_layer_losses({"layer_loss": [[0.5, -0.1]]})
     with pytest.raises(ValueError, match="layer_loss"):
         plot_ff_layer_losses({"loss": [[0.5]]})
     plt.close("all")
